@@ -1,0 +1,117 @@
+"""Kafka plumbing shared by every process: topic names, client settings, topic creation.
+
+aiokafka's defaults (acks=1, no idempotence, auto-commit, offset reset latest)
+are wrong for Headwater, so every client is built here with explicit ones.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+
+from pipeline.errors import StartupError
+
+if TYPE_CHECKING:
+    from pipeline.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topic names for one prefix."""
+
+    ingest: str
+    dlq: str
+    device_events: str
+    registry: str
+    downlink: str
+    trigger_events: str
+
+    @classmethod
+    def of(cls, settings: KafkaSettings) -> Topics:
+        return cls(
+            ingest=settings.topic("ingest"),
+            dlq=settings.topic("dlq"),
+            device_events=settings.topic("device-events"),
+            registry=settings.topic("registry"),
+            downlink=settings.topic("downlink"),
+            trigger_events=settings.topic("trigger-events"),
+        )
+
+    def partitions(self, settings: KafkaSettings) -> dict[str, int]:
+        """How many partitions each topic gets when Headwater creates it."""
+        device_partitions = settings.ingest_partitions
+        return {
+            self.ingest: device_partitions,
+            self.dlq: 1,
+            self.device_events: device_partitions,
+            self.registry: 1,
+            self.downlink: device_partitions,
+            self.trigger_events: device_partitions,
+        }
+
+
+def producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
+    """A producer that waits for every in-sync replica and, where the broker allows, is idempotent."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "acks": settings.acks,
+        "enable_idempotence": settings.idempotence,
+        "request_timeout_ms": settings.request_timeout_ms,
+        "max_request_size": settings.max_request_size,
+        "linger_ms": 0,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+def consumer(
+    settings: KafkaSettings, *topics: str, group_id: str | None, **overrides: Any
+) -> AIOKafkaConsumer:
+    """A consumer that commits by hand and starts from the earliest record it has not committed."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "group_id": group_id,
+        "enable_auto_commit": False,
+        "auto_offset_reset": "earliest",
+        "fetch_max_wait_ms": 50,
+    }
+    options.update(overrides)
+    return AIOKafkaConsumer(*topics, **options)
+
+
+async def ensure_topics(settings: KafkaSettings, *, within: float = 30.0) -> Topics:
+    """Create Headwater's topics where missing, waiting for the broker to answer."""
+    topics = Topics.of(settings)
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.bootstrap_servers)
+        try:
+            await admin.start()
+            existing = set(await admin.list_topics())
+            wanted = [
+                NewTopic(name, partitions, 1)
+                for name, partitions in topics.partitions(settings).items()
+                if name not in existing
+            ]
+            if wanted:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(wanted)
+            return topics
+        except (KafkaConnectionError, KafkaError, OSError) as exc:
+            if asyncio.get_running_loop().time() > deadline:
+                raise StartupError(
+                    f"Kafka at {settings.bootstrap_servers} did not answer within {within:.0f} s: {exc}"
+                ) from exc
+            log.info("waiting for Kafka at %s: %s", settings.bootstrap_servers, exc)
+            await asyncio.sleep(0.2)
+        finally:
+            await admin.close()

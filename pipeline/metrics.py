@@ -1,0 +1,47 @@
+"""Prometheus metrics shared by every process, defined once here and imported down.
+
+Under ``headwater up`` the processes share a multiprocess directory, so the API's
+``/metrics`` shows the broker's and the worker's counters too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+# prometheus_client reads this variable at import; `headwater up` sets it for its children.
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+messages_received = Counter(
+    "headwater_messages_received", "MQTT PUBLISH packets received from devices", ["qos"]
+)
+messages_rejected = Counter(
+    "headwater_messages_rejected", "Device messages refused and sent to the dead-letter topic", ["reason"]
+)
+readings_forwarded = Counter("headwater_readings_forwarded", "Valid readings acknowledged by Kafka")
+ingest_batch_readings = Histogram(
+    "headwater_ingest_batch_readings",
+    "Readings per ingest record",
+    buckets=(1, 10, 50, 100, 500, 1000, 2000, 5000),
+)
+kafka_produce_seconds = Histogram("headwater_kafka_produce_seconds", "Time for Kafka to acknowledge a batch")
+rows_persisted = Counter("headwater_rows_persisted", "Rows inserted into ClickHouse")
+clickhouse_insert_seconds = Histogram("headwater_clickhouse_insert_seconds", "Time of one ClickHouse insert")
+store_failures = Counter("headwater_store_failures", "ClickHouse inserts that failed and were retried")
+
+
+def exposition(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:
+    """The text exposition of this process's metrics, or of every process sharing ``multiprocess_dir``."""
+    if multiprocess_dir is not None:
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

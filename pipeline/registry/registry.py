@@ -1,0 +1,249 @@
+"""The registry facade: one async SQL layer over SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from pipeline.errors import ConflictError, NotFoundError
+from pipeline.registry import secrets
+from pipeline.registry.tables import api_keys, devices, interfaces, metadata, realms
+from schemas.interface import Interface, parse_interface
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RealmRecord:
+    name: str
+    jwt_public_key_pem: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    realm: str
+    device_id: str
+    first_registration: int
+    first_credentials_request: int | None
+    credentials_inhibited: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    id: str
+    name: str
+    global_role: str | None
+    expires_at: int | None
+
+
+class Registry:
+    """Owns the registry's engine; ``async with Registry(url)`` opens and migrates it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+
+    async def start(self) -> None:
+        engine = create_async_engine(self.url)
+        if engine.dialect.name == "sqlite":
+            database = engine.url.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        async with engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+        self._engine = engine
+
+    async def stop(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("the registry is not started")
+        return self._engine
+
+    # realms
+
+    async def create_realm(self, name: str, jwt_public_key_pem: str | None = None) -> RealmRecord:
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    realms.insert().values(
+                        name=name, jwt_public_key_pem=jwt_public_key_pem, created_at=_now_us()
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"realm {name!r} already exists") from exc
+        return RealmRecord(name, jwt_public_key_pem)
+
+    async def get_realm(self, name: str) -> RealmRecord:
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(realms).where(realms.c.name == name))).first()
+        if row is None:
+            raise NotFoundError(f"realm {name!r} not found")
+        return RealmRecord(row.name, row.jwt_public_key_pem)
+
+    async def list_realms(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(select(realms.c.name).order_by(realms.c.name))).scalars())
+
+    # interfaces
+
+    async def install_interface(self, realm: str, interface: Interface) -> None:
+        await self.get_realm(realm)
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(
+                    interfaces.insert().values(
+                        realm=realm,
+                        name=interface.name,
+                        major=interface.major,
+                        minor=interface.minor,
+                        definition=json.dumps(interface.to_json()),
+                        installed_at=_now_us(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"interface {interface.name} v{interface.major} is already installed in realm {realm!r}"
+            ) from exc
+
+    async def interfaces(self, realm: str | None = None) -> list[tuple[str, Interface]]:
+        """Installed interfaces as ``(realm, interface)``, of one realm or of all."""
+        query = select(interfaces.c.realm, interfaces.c.definition).order_by(
+            interfaces.c.realm, interfaces.c.name, interfaces.c.major
+        )
+        if realm is not None:
+            query = query.where(interfaces.c.realm == realm)
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [(row.realm, parse_interface(row.definition)) for row in rows]
+
+    async def get_interface(self, realm: str, name: str, major: int) -> Interface:
+        query = select(interfaces.c.definition).where(
+            interfaces.c.realm == realm, interfaces.c.name == name, interfaces.c.major == major
+        )
+        async with self.engine.connect() as conn:
+            definition = (await conn.execute(query)).scalar()
+        if definition is None:
+            raise NotFoundError(f"interface {name} v{major} not found in realm {realm!r}")
+        return parse_interface(definition)
+
+    # devices
+
+    async def register_device(self, realm: str, device_id: str) -> str:
+        """Register a device, or renew its secret while it has not asked for credentials."""
+        await self.get_realm(realm)
+        secret = secrets.new_token()
+        async with self.engine.begin() as conn:
+            existing = (
+                await conn.execute(
+                    select(devices.c.first_credentials_request).where(
+                        devices.c.realm == realm, devices.c.device_id == device_id
+                    )
+                )
+            ).first()
+            if existing is None:
+                await conn.execute(
+                    devices.insert().values(
+                        realm=realm,
+                        device_id=device_id,
+                        secret_hash=secrets.digest(secret),
+                        first_registration=_now_us(),
+                        credentials_inhibited=False,
+                    )
+                )
+            elif existing.first_credentials_request is not None:
+                raise ConflictError(f"device {device_id} already requested credentials in realm {realm!r}")
+            else:
+                await conn.execute(
+                    update(devices)
+                    .where(devices.c.realm == realm, devices.c.device_id == device_id)
+                    .values(secret_hash=secrets.digest(secret))
+                )
+        return secret
+
+    async def get_device(self, realm: str, device_id: str) -> DeviceRecord:
+        query = select(devices).where(devices.c.realm == realm, devices.c.device_id == device_id)
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFoundError(f"device {device_id} not found in realm {realm!r}")
+        return DeviceRecord(
+            row.realm,
+            row.device_id,
+            row.first_registration,
+            row.first_credentials_request,
+            bool(row.credentials_inhibited),
+        )
+
+    async def authenticate_device(self, realm: str, device_id: str, secret: str) -> bool:
+        """Whether ``secret`` is the device's credentials secret and the device may connect."""
+        query = select(devices.c.secret_hash, devices.c.credentials_inhibited).where(
+            devices.c.realm == realm, devices.c.device_id == device_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return row is not None and not row.credentials_inhibited and secrets.matches(secret, row.secret_hash)
+
+    # API keys
+
+    async def create_api_key(
+        self, name: str, *, global_role: str | None = None, expires_at: int | None = None
+    ) -> tuple[str, ApiKeyRecord]:
+        """A new API key, returned once in clear with its record."""
+        key, key_id = secrets.new_api_key()
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                api_keys.insert().values(
+                    id=key_id,
+                    key_hash=secrets.digest(key),
+                    name=name,
+                    global_role=global_role,
+                    created_at=_now_us(),
+                    expires_at=expires_at,
+                )
+            )
+        return key, ApiKeyRecord(key_id, name, global_role, expires_at)
+
+    async def verify_api_key(self, key: str) -> ApiKeyRecord | None:
+        """The record of a valid (known, unrevoked, unexpired) key, else None."""
+        query = select(api_keys).where(api_keys.c.key_hash == secrets.digest(key))
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.expires_at is not None and row.expires_at <= _now_us():
+            return None
+        return ApiKeyRecord(row.id, row.name, row.global_role, row.expires_at)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the broker read while the API writes; foreign keys are off by default in SQLite.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()

@@ -1,0 +1,61 @@
+"""The registry's relational schema (SQLAlchemy Core), the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+realms = Table(
+    "realms",
+    metadata,
+    Column("name", String(48), primary_key=True),
+    Column("jwt_public_key_pem", Text, nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+interfaces = Table(
+    "interfaces",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("major", Integer, primary_key=True),
+    Column("minor", Integer, nullable=False),
+    Column("definition", Text, nullable=False),
+    Column("installed_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("first_registration", BigInteger, nullable=False),
+    Column("first_credentials_request", BigInteger, nullable=True),
+    Column("credentials_inhibited", Boolean, nullable=False, default=False),
+    ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("name", String(128), nullable=False),
+    Column("global_role", String(16), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+)

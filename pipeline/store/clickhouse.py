@@ -1,0 +1,118 @@
+"""The ClickHouse adapter: one code path for embedded chDB and a ClickHouse server.
+
+chDB allows one process per data path and its client is not thread-safe, so
+every call runs on this store's own single thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from pipeline.errors import StoreError
+from pipeline.store.migrations import INDIVIDUAL_COLUMNS, MIGRATIONS
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class ClickHouseStore:
+    """Owns the ClickHouse client; ``async with ClickHouseStore(url)`` connects and migrates."""
+
+    def __init__(
+        self, url: str, *, database: str = "headwater", username: str = "default", password: str = ""
+    ) -> None:
+        self.url = url
+        self.database = database
+        self._username = username
+        self._password = password
+        self._client: Any = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+
+    @property
+    def embedded(self) -> bool:
+        return self.url.startswith("chdb:")
+
+    async def start(self) -> None:
+        await self._run(self._connect_and_migrate)
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._run(self._client.close)
+            self._client = None
+        self._executor.shutdown(wait=True)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        except ClickHouseError as exc:
+            raise StoreError(f"ClickHouse at {self._where()}: {exc}") from exc
+
+    def _where(self) -> str:
+        return self.url.split("@")[-1]
+
+    def _connect_and_migrate(self) -> None:
+        if self.embedded:
+            Path(self.url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
+            client = clickhouse_connect.get_client(dsn=self.url)
+        else:
+            client = clickhouse_connect.get_client(
+                dsn=self.url, username=self._username, password=self._password
+            )
+        client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
+        client.command(
+            f"CREATE TABLE IF NOT EXISTS {self.database}.schema_migrations "
+            "(version UInt32, applied_at DateTime64(3) DEFAULT now64(3)) ENGINE = MergeTree ORDER BY version"
+        )
+        applied = {
+            row[0]
+            for row in client.query(f"SELECT version FROM {self.database}.schema_migrations").result_rows
+        }
+        for version, statements in MIGRATIONS:
+            if version in applied:
+                continue
+            for statement in statements:
+                client.command(statement.format(db=self.database))
+            client.insert(f"{self.database}.schema_migrations", [[version]], column_names=["version"])
+            log.info("applied ClickHouse migration %d", version)
+        self._client = client
+
+    # writes
+
+    async def insert_individual(self, columns: list[list[Any]]) -> None:
+        """Insert column lists in ``INDIVIDUAL_COLUMNS`` order."""
+        await self._run(
+            self._client.insert,
+            f"{self.database}.individual_datastreams",
+            columns,
+            column_names=INDIVIDUAL_COLUMNS,
+            column_oriented=True,
+        )
+
+    # reads
+
+    async def query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Rows of a parameterized query (``{name:Type}`` placeholders)."""
+        result = await self._run(
+            self._client.query, sql.replace("{db}", self.database), parameters=parameters
+        )
+        return list(result.result_rows)

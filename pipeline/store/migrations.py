@@ -1,0 +1,63 @@
+"""Versioned ClickHouse migrations, applied in order at start; identical on chDB and a server."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Each entry is (version, statements). Append new versions; never edit an applied one.
+# ``{db}`` is replaced by the configured database name.
+MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
+    (
+        1,
+        (
+            # Individual datastream values, one column per value family so each stays typed and
+            # compresses well. ReplacingMergeTree on a key ending in the stable reading id makes a
+            # replayed batch collapse into the rows it repeats; readers use FINAL.
+            """
+            CREATE TABLE IF NOT EXISTS {db}.individual_datastreams (
+                realm LowCardinality(String),
+                device_id String,
+                interface LowCardinality(String),
+                major UInt32,
+                path String,
+                value_type LowCardinality(String),
+                timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD),
+                reception_timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD),
+                reading_id UInt64,
+                double_value Float64 CODEC(Gorilla, ZSTD),
+                long_value Int64 CODEC(T64, ZSTD),
+                bool_value Bool,
+                string_value String CODEC(ZSTD),
+                double_array Array(Float64),
+                long_array Array(Int64),
+                bool_array Array(Bool),
+                string_array Array(String)
+            )
+            ENGINE = ReplacingMergeTree
+            PARTITION BY toYYYYMM(timestamp)
+            ORDER BY (realm, device_id, interface, path, timestamp, reading_id)
+            """,
+        ),
+    ),
+)
+
+# Columns of ``individual_datastreams`` an insert provides, in order.
+INDIVIDUAL_COLUMNS: Final = (
+    "realm",
+    "device_id",
+    "interface",
+    "major",
+    "path",
+    "value_type",
+    "timestamp",
+    "reception_timestamp",
+    "reading_id",
+    "double_value",
+    "long_value",
+    "bool_value",
+    "string_value",
+    "double_array",
+    "long_array",
+    "bool_array",
+    "string_array",
+)
