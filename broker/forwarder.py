@@ -1,0 +1,156 @@
+"""Batching valid readings into Kafka: one ingest record carries many readings of one partition.
+
+A reading's future resolves only once Kafka acknowledged the record holding it,
+so the device's PUBACK can wait for that. Partitions follow a stable hash of
+``realm/device_id``, which keeps one device's readings in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import time
+import uuid
+import zlib
+from typing import TYPE_CHECKING, Any
+
+from aiokafka.errors import KafkaError
+
+from broker.errors import ForwardError
+from pipeline import metrics
+from schemas.records import ingest_batches
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+log = logging.getLogger(__name__)
+
+_Pending = tuple[dict[str, Any], asyncio.Future[None]]
+
+
+class Forwarder:
+    """Collects readings per partition and flushes them every few milliseconds or when a batch is full."""
+
+    def __init__(
+        self,
+        producer: AIOKafkaProducer,
+        topic: str,
+        *,
+        broker_id: str,
+        flush_interval: float = 0.005,
+        max_batch: int = 2000,
+        max_pending: int = 100_000,
+    ) -> None:
+        self._producer = producer
+        self._topic = topic
+        self._broker_id = broker_id
+        self._interval = flush_interval
+        self._max_batch = max_batch
+        self._max_pending = max_pending
+        self._codec = ingest_batches()
+        self._buffers: dict[int, list[_Pending]] = {}
+        self._partitions = 1
+        self._pending = 0
+        self._has_data = asyncio.Event()
+        self._full = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        partitions = await self._producer.partitions_for(self._topic)
+        self._partitions = max(1, len(partitions))
+        self._task = asyncio.create_task(self._run(), name="forwarder")
+
+    async def stop(self) -> None:
+        """Flush what is buffered, wait for Kafka's answers, then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        await self._flush()
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight, return_exceptions=True)
+
+    def partition_for(self, realm: str, device_id: str) -> int:
+        # crc32, not hash(): it must agree across processes and restarts.
+        return zlib.crc32(f"{realm}/{device_id}".encode()) % self._partitions
+
+    async def forward(self, reading: dict[str, Any], partition: int) -> None:
+        """Queue one reading; return once Kafka acknowledged it, or raise ForwardError."""
+        while self._pending >= self._max_pending:
+            self._room.clear()
+            await self._room.wait()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        buffer = self._buffers.setdefault(partition, [])
+        buffer.append((reading, future))
+        self._pending += 1
+        self._has_data.set()
+        if len(buffer) >= self._max_batch:
+            self._full.set()
+        await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._has_data.wait()
+            if not self._full.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), self._interval)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._has_data.clear()
+        self._full.clear()
+        buffers, self._buffers = self._buffers, {}
+        for partition, items in buffers.items():
+            for start in range(0, len(items), self._max_batch):
+                await self._send(partition, items[start : start + self._max_batch])
+
+    async def _send(self, partition: int, items: list[_Pending]) -> None:
+        id_base = secrets.randbits(62)
+        record = self._codec.encode(
+            {
+                "batch_id": uuid.uuid4().hex,
+                "id_base": id_base,
+                "broker_id": self._broker_id,
+                "produced_at": time.time_ns() // 1000,
+                "readings": [reading for reading, _ in items],
+            }
+        )
+        started = time.perf_counter()
+        try:
+            delivery = await self._producer.send(self._topic, record, partition=partition)
+        except KafkaError as exc:
+            self._settle(items, exc)
+            return
+        task = asyncio.create_task(self._await_ack(delivery, items, started))
+        self._in_flight.add(task)
+        task.add_done_callback(self._in_flight.discard)
+
+    async def _await_ack(self, delivery: asyncio.Future[Any], items: list[_Pending], started: float) -> None:
+        try:
+            await delivery
+        except KafkaError as exc:
+            self._settle(items, exc)
+            return
+        metrics.kafka_produce_seconds.observe(time.perf_counter() - started)
+        metrics.ingest_batch_readings.observe(len(items))
+        metrics.readings_forwarded.inc(len(items))
+        self._settle(items, None)
+
+    def _settle(self, items: list[_Pending], error: Exception | None) -> None:
+        if error is not None:
+            log.warning("Kafka refused a batch of %d readings for %s: %s", len(items), self._topic, error)
+        for _, future in items:
+            if future.done():
+                continue
+            if error is None:
+                future.set_result(None)
+            else:
+                future.set_exception(ForwardError(f"Kafka did not acknowledge {self._topic}: {error}"))
+        self._pending -= len(items)
+        if self._pending < self._max_pending:
+            self._room.set()

@@ -1,0 +1,179 @@
+"""What happens to each device PUBLISH: validate, then forward to Kafka or dead-letter with a reason.
+
+Malformed device data is data, not an exception: it goes to the dead-letter
+topic with Astarte's device error name, a ``device_error`` event is emitted, a
+metric counts it, and the device still gets its acknowledgement.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from broker.topics import DeviceIdentity, Route, TopicKind, route
+from pipeline import metrics
+from schemas.interface import Ownership
+from schemas.payload import DeviceErrorName, Rejection
+from schemas.records import dead_letters, device_events
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+    from broker.forwarder import Forwarder
+    from broker.interfaces import InterfaceCache
+    from pipeline.kafka import Topics
+
+log = logging.getLogger(__name__)
+
+UNAUTHORIZED_TOPIC = "unauthorized_topic"
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def judge(
+    interfaces: InterfaceCache, identity: DeviceIdentity, where: Route, payload: bytes, received_us: int
+) -> dict[str, Any] | Rejection:
+    """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup)."""
+    compiled = interfaces.get(identity.realm, where.interface)
+    if compiled is None:
+        return Rejection(
+            DeviceErrorName.INTERFACE_LOADING_FAILED,
+            f"interface {where.interface!r} is not installed in realm {identity.realm!r}",
+        )
+    if compiled.interface.ownership is Ownership.SERVER:
+        return Rejection(
+            DeviceErrorName.WRITE_ON_SERVER_OWNED_INTERFACE,
+            f"interface {where.interface} is server-owned; devices may not publish on it",
+        )
+    decoded = compiled.decode_bson(where.path, payload)
+    if isinstance(decoded, Rejection):
+        return decoded
+    return {
+        "realm": identity.realm,
+        "device_id": identity.device_id,
+        "interface": compiled.name,
+        "major": compiled.major,
+        "path": where.path,
+        "value_type": decoded.value_type,
+        "value": decoded.value,
+        "timestamp": decoded.timestamp_us if decoded.timestamp_us is not None else received_us,
+        "reception_timestamp": received_us,
+    }
+
+
+class Ingest:
+    """Routes device messages to the ingest, dead-letter and device-event topics."""
+
+    def __init__(
+        self,
+        interfaces: InterfaceCache,
+        forwarder: Forwarder,
+        producer: AIOKafkaProducer,
+        topics: Topics,
+        *,
+        broker_id: str,
+    ) -> None:
+        self._interfaces = interfaces
+        self._forwarder = forwarder
+        self._producer = producer
+        self._topics = topics
+        self._broker_id = broker_id
+
+    async def publish(self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int) -> None:
+        """Handle one PUBLISH; returns once whatever it produced is acknowledged by Kafka."""
+        metrics.messages_received.labels(str(qos)).inc()
+        received = _now_us()
+        where = route(identity, topic)
+        if where.kind is TopicKind.DATA:
+            outcome = judge(self._interfaces, identity, where, payload, received)
+            if isinstance(outcome, Rejection):
+                await self.reject(
+                    identity,
+                    topic,
+                    payload,
+                    qos,
+                    reason=outcome.error.value,
+                    detail=outcome.detail,
+                    received_us=received,
+                )
+                return
+            partition = self._forwarder.partition_for(identity.realm, identity.device_id)
+            await self._forwarder.forward(outcome, partition)
+        elif where.kind is TopicKind.FOREIGN:
+            await self.reject(
+                identity,
+                topic,
+                payload,
+                qos,
+                reason=UNAUTHORIZED_TOPIC,
+                detail=f"device {identity.base_topic} may only publish under its own topic",
+                received_us=received,
+            )
+        elif where.kind is TopicKind.INTROSPECTION:
+            await self.event(
+                identity,
+                "incoming_introspection",
+                metadata={"introspection": payload.decode("utf-8", "replace")},
+            )
+
+    async def reject(
+        self,
+        identity: DeviceIdentity,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        *,
+        reason: str,
+        detail: str,
+        received_us: int,
+    ) -> None:
+        """Dead-letter a message with its reason and tell about it."""
+        metrics.messages_rejected.labels(reason).inc()
+        log.info("refused %s from %s: %s (%s)", topic, identity.base_topic, reason, detail)
+        record = dead_letters().encode(
+            {
+                "received_at": received_us,
+                "broker_id": self._broker_id,
+                "realm": identity.realm,
+                "device_id": identity.device_id,
+                "topic": topic,
+                "qos": qos,
+                "payload": payload,
+                "reason": reason,
+                "detail": detail,
+            }
+        )
+        key = identity.base_topic.encode()
+        await self._producer.send_and_wait(self._topics.dlq, record, key=key)
+        if reason != UNAUTHORIZED_TOPIC:
+            await self.event(
+                identity, "device_error", error_name=reason, metadata={"detail": detail, "topic": topic}
+            )
+
+    async def event(
+        self,
+        identity: DeviceIdentity,
+        kind: str,
+        *,
+        ip_address: str | None = None,
+        error_name: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Emit a device event (connected, disconnected, device_error, incoming_introspection)."""
+        record = device_events().encode(
+            {
+                "timestamp": _now_us(),
+                "realm": identity.realm,
+                "device_id": identity.device_id,
+                "type": kind,
+                "ip_address": ip_address,
+                "error_name": error_name,
+                "metadata": metadata or {},
+            }
+        )
+        await self._producer.send_and_wait(
+            self._topics.device_events, record, key=identity.base_topic.encode()
+        )

@@ -1,0 +1,133 @@
+"""The embedded MQTT broker: amqtt, with Headwater owning authentication and PUBLISH handling.
+
+Stock amqtt acknowledges a QoS 1 PUBLISH before anything has stored it and fans
+messages out through per-message queues. Here a device's PUBLISH goes straight
+to :class:`~broker.ingest.Ingest`, and the PUBACK (or PUBREC) is sent only once
+Kafka acknowledged the record that holds it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from amqtt.broker import Broker
+from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
+from amqtt.mqtt.puback import PubackPacket
+from amqtt.mqtt.pubcomp import PubcompPacket
+from amqtt.mqtt.pubrec import PubrecPacket
+
+from broker.topics import DeviceIdentity
+
+if TYPE_CHECKING:
+    from amqtt.mqtt.publish import PublishPacket
+    from amqtt.mqtt.pubrel import PubrelPacket
+    from amqtt.session import Session
+
+    from broker.ingest import Ingest
+
+log = logging.getLogger(__name__)
+
+Authenticator = Callable[[DeviceIdentity, str], Awaitable[bool]]
+
+
+class DeviceHandler(BrokerProtocolHandler):
+    """A device connection's protocol handler; its PUBLISH flow is Headwater's."""
+
+    gateway: HeadwaterBroker
+    _qos2_stored: set[int]
+
+    async def handle_publish(self, publish_packet: PublishPacket) -> None:
+        header = publish_packet.variable_header
+        packet_id = header.packet_id if header else None
+        topic, payload, qos = publish_packet.topic_name, publish_packet.data, publish_packet.qos or 0
+        identity = self.gateway.identity_of(self.session)
+        if topic is None or identity is None:
+            return
+        if qos == 2 and packet_id in self._qos2_stored:
+            # A redelivered QoS 2 PUBLISH that is already stored: answer again, store nothing.
+            await self._send_packet(PubrecPacket.build(packet_id))
+            return
+        try:
+            await self.gateway.ingest.publish(identity, topic, bytes(payload or b""), qos)
+        except Exception:  # the device's messages must not crash the broker; unacked, it will resend
+            log.exception(
+                "could not take a PUBLISH on %s; closing the connection so the device resends", topic
+            )
+            if self.writer is not None:
+                await self.writer.close()
+            return
+        if packet_id is None:
+            return
+        if qos == 1:
+            await self._send_packet(PubackPacket.build(packet_id))
+        elif qos == 2:
+            self._qos2_stored.add(packet_id)
+            await self._send_packet(PubrecPacket.build(packet_id))
+
+    async def handle_pubrel(self, pubrel: PubrelPacket) -> None:
+        packet_id = pubrel.packet_id
+        if packet_id in self._qos2_stored:
+            self._qos2_stored.discard(packet_id)
+            await self._send_packet(PubcompPacket.build(packet_id))
+            return
+        await super().handle_pubrel(pubrel)
+
+
+class HeadwaterBroker(Broker):
+    """amqtt's broker with device authentication, a per-device topic ACL and Headwater's PUBLISH flow."""
+
+    def __init__(self, config: dict[str, Any], *, authenticate: Authenticator, ingest: Ingest) -> None:
+        super().__init__(config)
+        self.ingest = ingest
+        self._authenticate_device = authenticate
+        self._event_tasks: set[asyncio.Task[None]] = set()
+
+    @staticmethod
+    def identity_of(session: Session | None) -> DeviceIdentity | None:
+        """The device a session belongs to; only authenticated sessions get as far as publishing."""
+        return DeviceIdentity.from_username(session.username) if session is not None else None
+
+    async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> Any:
+        handler, session = await super()._initialize_client_session(*args, **kwargs)
+        # amqtt builds the handler itself; DeviceHandler only overrides methods, so promoting the
+        # instance is safe and avoids re-implementing CONNECT parsing.
+        handler.__class__ = DeviceHandler
+        handler.gateway = self
+        handler._qos2_stored = set()
+        return handler, session
+
+    async def _authenticate(self, session: Session, _listener: Any) -> bool:
+        identity = DeviceIdentity.from_username(session.username)
+        password = session.password or ""
+        if identity is None or not await self._authenticate_device(identity, password):
+            log.info("refused CONNECT from %s as %r", session.remote_address, session.username)
+            return False
+        self._emit(identity, "device_connected", ip_address=session.remote_address)
+        return True
+
+    async def _topic_filtering(self, session: Session, topic: str, action: Any) -> bool:
+        identity = self.identity_of(session)
+        if identity is None:
+            return False
+        base = identity.base_topic
+        return topic == base or topic.startswith(base + "/")
+
+    async def _handle_disconnect(self, client_session: Session, *args: Any, **kwargs: Any) -> None:
+        await super()._handle_disconnect(client_session, *args, **kwargs)
+        identity = self.identity_of(client_session)
+        if identity is not None:
+            self._emit(identity, "device_disconnected")
+
+    def _emit(self, identity: DeviceIdentity, kind: str, **fields: Any) -> None:
+        task = asyncio.create_task(self._send_event(identity, kind, **fields))
+        self._event_tasks.add(task)
+        task.add_done_callback(self._event_tasks.discard)
+
+    async def _send_event(self, identity: DeviceIdentity, kind: str, **fields: Any) -> None:
+        try:
+            await self.ingest.event(identity, kind, **fields)
+        except Exception:  # an event that cannot be sent must not break the connection
+            log.exception("could not emit %s for %s", kind, identity.base_topic)
