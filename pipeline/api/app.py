@@ -1,0 +1,53 @@
+"""The API application factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from pipeline.api import appengine, errors, health, housekeeping, pairing, realmmanagement
+
+if TYPE_CHECKING:
+    from aiokafka import AIOKafkaProducer
+
+    from pipeline.kafka import Topics
+    from pipeline.registry import Registry
+    from pipeline.store.clickhouse import ClickHouseStore
+
+
+@dataclass
+class Platform:
+    """What the routes work with; the process that runs the API owns their lifecycles."""
+
+    registry: Registry
+    store: ClickHouseStore
+    producer: AIOKafkaProducer
+    topics: Topics
+    instance_id: str
+    mqtt_url: str
+    metrics_dir: Path | None = None
+    ready: bool = False
+
+
+def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
+    """The FastAPI app with every router mounted under Astarte's prefixes (only health if not ``full``)."""
+    app = FastAPI(title="Headwater", version=health.VERSION, description=health.DESCRIPTION)
+    app.state.platform = platform
+    errors.install(app)
+    app.include_router(health.router)
+    if not full:
+        return app
+    app.include_router(housekeeping.router, prefix="/housekeeping/v1")
+    app.include_router(realmmanagement.router, prefix="/realmmanagement/v1/{realm}")
+    app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
+    app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
+
+    @app.get("/swagger", include_in_schema=False)
+    async def swagger() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,94 @@
+"""The ``headwater`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.settings import load_settings
+
+app = typer.Typer(help="Headwater: an Astarte-compatible IoT telemetry platform.", no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path | None, typer.Option("--config", help="TOML settings file (HEADWATER_* variables override it).")
+]
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("aiokafka", "amqtt", "faust", "mode", "transitions"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where state is kept.")] = Path("./headwater-data"),
+    mqtt_port: Annotated[int, typer.Option(help="MQTT listener port.")] = 1883,
+    mqtts_port: Annotated[int, typer.Option(help="MQTT over TLS listener port.")] = 8883,
+    api_port: Annotated[int, typer.Option(help="HTTP API port.")] = 4000,
+    kafka_port: Annotated[int, typer.Option(help="Embedded Kafka (Tansu) port.")] = 9092,
+) -> None:
+    """Run the whole platform embedded: Kafka (Tansu), broker, worker and API."""
+    from pipeline.runner import UpOptions
+    from pipeline.runner import up as run_up
+
+    raise typer.Exit(run_up(UpOptions(data_dir, mqtt_port, mqtts_port, api_port, kafka_port)))
+
+
+@app.command()
+def broker(config: ConfigOption = None, verbose: bool = False) -> None:
+    """Run an MQTT broker instance (production: scale horizontally)."""
+    from broker.service import serve
+
+    _logging(verbose)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_until_terminated(serve(load_settings(config))))
+
+
+@app.command()
+def worker(
+    config: ConfigOption = None,
+    with_api: Annotated[bool, typer.Option(help="Serve the HTTP API from this process too.")] = False,
+    verbose: bool = False,
+) -> None:
+    """Run a stream-processing worker (persistence); health and metrics on the API port."""
+    from pipeline.worker import serve
+
+    _logging(verbose)
+    asyncio.run(serve(load_settings(config), worker=True, api=with_api))
+
+
+@app.command()
+def api(config: ConfigOption = None, verbose: bool = False) -> None:
+    """Run the HTTP API alone (production: ClickHouse over HTTP)."""
+    from pipeline.worker import serve
+
+    _logging(verbose)
+    asyncio.run(serve(load_settings(config), worker=False, api=True))
+
+
+async def _until_terminated(service: Coroutine[Any, Any, None]) -> None:
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(service)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, task.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

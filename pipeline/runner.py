@@ -1,0 +1,223 @@
+"""``headwater up``: the embedded platform in one command, with no other service.
+
+It starts Tansu, a broker process and a worker+API process (chDB allows one
+process per data path, so the ClickHouse writer and reader share one), waits
+until ``/health`` passes, prints the addresses, and stops every child on Ctrl-C
+or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from pipeline import kafka, ports, tansu
+from pipeline.errors import StartupError
+from pipeline.metrics import MULTIPROCESS_ENV
+from pipeline.registry import Registry
+from pipeline.settings import KafkaSettings, Settings
+
+ADMIN_KEY_FILE = "admin.key"
+STARTUP_TIMEOUT = 90.0
+STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True)
+class UpOptions:
+    data_dir: Path
+    mqtt_port: int = 1883
+    mqtts_port: int = 8883
+    api_port: int = 4000
+    kafka_port: int = 9092
+    host: str = "127.0.0.1"
+
+
+def _die_with_parent() -> None:
+    # Children get SIGTERM if `headwater up` itself is killed, so nothing is left running.
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+async def ensure_admin_key(settings: Settings) -> tuple[str, bool]:
+    """The admin API key, created on first start: ``(key, created)``."""
+    path = settings.data_dir / ADMIN_KEY_FILE
+    if path.exists():
+        return path.read_text().strip(), False
+    async with Registry(settings.registry_url) as registry:
+        key, _ = await registry.create_api_key("admin", global_role="admin")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key + "\n")
+    return key, True
+
+
+class Supervisor:
+    """Owns the child processes of ``headwater up``."""
+
+    def __init__(self, options: UpOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.logs = self.data_dir / "logs"
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+
+    def child_env(self) -> dict[str, str]:
+        o = self.options
+        metrics_dir = self.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = dict(os.environ)
+        env.update(
+            {
+                "HEADWATER_DATA_DIR": str(self.data_dir),
+                "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": f"{o.host}:{o.kafka_port}",
+                "HEADWATER_KAFKA__IDEMPOTENCE": "false",
+                "HEADWATER_MQTT__HOST": "0.0.0.0",
+                "HEADWATER_MQTT__PORT": str(o.mqtt_port),
+                "HEADWATER_MQTT__TLS_PORT": str(o.mqtts_port),
+                "HEADWATER_API__HOST": o.host,
+                "HEADWATER_API__PORT": str(o.api_port),
+                "HEADWATER_METRICS_DIR": str(metrics_dir),
+                MULTIPROCESS_ENV: str(metrics_dir),
+            }
+        )
+        return env
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        with (self.logs / f"{name}.log").open("ab") as log:
+            self.children[name] = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads run while spawning
+            )
+
+    def start(self) -> None:
+        o = self.options
+        for port, flag in (
+            (o.mqtt_port, "--mqtt-port"),
+            (o.api_port, "--api-port"),
+            (o.kafka_port, "--kafka-port"),
+        ):
+            ports.ensure_free("0.0.0.0" if flag == "--mqtt-port" else o.host, port, flag)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        env = self.child_env()
+        self.spawn(
+            "tansu",
+            [
+                tansu.binary(),
+                "broker",
+                "--listener-url",
+                f"tcp://{o.host}:{o.kafka_port}",
+                "--advertised-listener-url",
+                f"tcp://{o.host}:{o.kafka_port}",
+            ],
+            env,
+        )
+        self._wait_for("Kafka (Tansu)", lambda: ports.accepts(o.host, o.kafka_port), "tansu")
+        # Create the topics once, before the children race to do it.
+        kafka_settings = KafkaSettings(bootstrap_servers=f"{o.host}:{o.kafka_port}", idempotence=False)
+        asyncio.run(kafka.ensure_topics(kafka_settings))
+        cli = [sys.executable, "-m", "pipeline.cli"]
+        self.spawn("worker", [*cli, "worker", "--with-api"], env)
+        self.spawn("broker", [*cli, "broker"], env)
+        self._wait_for("the API", self._healthy, "worker")
+        self._wait_for("the MQTT broker", lambda: ports.accepts(o.host, o.mqtt_port), "broker")
+
+    def _healthy(self) -> bool:
+        try:
+            answer = httpx.get(f"http://{self.options.host}:{self.options.api_port}/health", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return answer.status_code == 200 and answer.json().get("status") == "pass"
+
+    def _wait_for(self, what: str, ready: object, child: str) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while time.monotonic() < deadline:
+            for name, process in self.children.items():
+                if process.poll() is not None:
+                    raise StartupError(
+                        f"{name} exited with code {process.returncode} while waiting for {what}; "
+                        f"see {self.logs / (name + '.log')}"
+                    )
+            if ready():  # type: ignore[operator]
+                return
+            time.sleep(0.1)
+        raise StartupError(
+            f"{what} did not become ready within {STARTUP_TIMEOUT:.0f} s; see {self.logs / (child + '.log')}"
+        )
+
+    def failed_child(self) -> str | None:
+        for name, process in self.children.items():
+            if process.poll() is not None:
+                return name
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM every child (newest first), then SIGKILL what is still running after a grace period."""
+        for process in reversed(list(self.children.values())):
+            if process.poll() is None:
+                process.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for process in self.children.values():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def up(options: UpOptions) -> int:
+    """Run the embedded platform until Ctrl-C or SIGTERM; the process exit code."""
+    data_dir = options.data_dir.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings(data_dir=data_dir)
+    supervisor = Supervisor(options)
+    stopping = False
+
+    def request_stop(_signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        key, created = asyncio.run(ensure_admin_key(settings))
+        supervisor.start()
+        host = options.host
+        print(f"Headwater is up (data in {data_dir})")
+        print(f"  MQTT        mqtt://{host}:{options.mqtt_port}")
+        print(f"  HTTP API    http://{host}:{options.api_port}  (docs at /docs)")
+        print(f"  Kafka       {host}:{options.kafka_port}  (Tansu: in memory, for development only)")
+        if created:
+            print(f"  admin key   {key}")
+            print(f"              (shown once; kept in {data_dir / ADMIN_KEY_FILE})")
+        else:
+            print(f"  admin key   in {data_dir / ADMIN_KEY_FILE}")
+        print("Press Ctrl-C to stop.", flush=True)
+        while not stopping:
+            failed = supervisor.failed_child()
+            if failed:
+                print(
+                    f"{failed} stopped unexpectedly; see {supervisor.logs / (failed + '.log')}",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.2)
+        return 0
+    except StartupError as exc:
+        print(f"headwater up: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        supervisor.stop()

@@ -1,0 +1,77 @@
+"""The worker process: persistence topology, and in embedded mode the API beside it.
+
+chDB allows one process per data path, so the process that writes ClickHouse
+also serves the API that reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from pipeline import kafka
+from pipeline.api import Platform, create_app
+from pipeline.registry import Registry
+from pipeline.store.clickhouse import ClickHouseStore
+from topologies.app import create_app as create_faust_app
+from topologies.persist import PersistTopology
+
+if TYPE_CHECKING:
+    from pipeline.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, *, worker: bool = True, api: bool = True) -> None:
+    """Run the persistence worker and/or the API until interrupted (SIGINT/SIGTERM).
+
+    Health and metrics are always served on the API port; the data routes only with ``api``.
+    """
+    async with AsyncExitStack() as stack:
+        topics = await kafka.ensure_topics(settings.kafka)
+        registry = await stack.enter_async_context(Registry(settings.registry_url))
+        store = await stack.enter_async_context(
+            ClickHouseStore(
+                settings.clickhouse_url,
+                database=settings.clickhouse.database,
+                username=settings.clickhouse.username,
+                password=settings.clickhouse.password.get_secret_value(),
+            )
+        )
+        producer = kafka.producer(settings.kafka)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        if worker:
+            app = create_faust_app(settings.kafka, settings.worker)
+            PersistTopology(
+                app,
+                store,
+                topics.ingest,
+                flush_rows=settings.worker.flush_rows,
+                flush_interval=settings.worker.flush_interval_ms / 1000,
+            )
+            await app.start()
+            stack.push_async_callback(app.stop)
+            log.info("persistence worker consuming %s", topics.ingest)
+        platform = Platform(
+            registry=registry,
+            store=store,
+            producer=producer,
+            topics=topics,
+            instance_id=settings.instance_id,
+            mqtt_url=f"mqtt://{settings.mqtt.public_host}:{settings.mqtt.port}",
+            metrics_dir=settings.metrics_dir,
+        )
+        config = uvicorn.Config(
+            create_app(platform, full=api),
+            host=settings.api.host,
+            port=settings.api.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        platform.ready = True
+        await server.serve()
