@@ -33,6 +33,18 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def looks_like_bson(payload: bytes) -> bool:
+    """Whether a payload is framed as a BSON document (its own length first, a zero byte last).
+
+    Astarte devices send BSON; plain clients may send the documented JSON form
+    (``{"v": ...}``), whose first four bytes can never spell its own length. An
+    empty payload is an unset, decoded by the BSON path.
+    """
+    if not payload:
+        return True
+    return len(payload) >= 5 and int.from_bytes(payload[:4], "little") == len(payload) and payload[-1] == 0
+
+
 def judge(
     interfaces: InterfaceCache, identity: DeviceIdentity, where: Route, payload: bytes, received_us: int
 ) -> dict[str, Any] | Rejection:
@@ -48,7 +60,8 @@ def judge(
             DeviceErrorName.WRITE_ON_SERVER_OWNED_INTERFACE,
             f"interface {where.interface} is server-owned; devices may not publish on it",
         )
-    decoded = compiled.decode_bson(where.path, payload)
+    decode = compiled.decode_bson if looks_like_bson(payload) else compiled.decode_json
+    decoded = decode(where.path, payload)
     if isinstance(decoded, Rejection):
         return decoded
     return {
