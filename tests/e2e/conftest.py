@@ -1,0 +1,97 @@
+"""``headwater up`` as a user runs it: a subprocess on free ports with its own data dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline import ports
+
+STARTUP = 120.0
+
+
+@dataclass
+class Running:
+    """A running ``headwater up``."""
+
+    process: subprocess.Popen[str]
+    data_dir: Path
+    mqtt_port: int
+    api_port: int
+    kafka_port: int
+    output: Path
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    @property
+    def key(self) -> str:
+        return (self.data_dir / "admin.key").read_text().strip()
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.api, headers={"Authorization": f"Bearer {self.key}"}, timeout=10)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(30)
+
+
+def start_up(data_dir: Path, *, mqtt_port: int | None = None) -> Running:
+    """Start ``headwater up`` and wait until it says it is up."""
+    mqtt, api, kafka_port, mqtts = (
+        mqtt_port or ports.free_port(),
+        ports.free_port(),
+        ports.free_port(),
+        ports.free_port(),
+    )
+    output = data_dir.parent / f"{data_dir.name}-up.log"
+    with output.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.cli",
+                "up",
+                "--data-dir",
+                str(data_dir),
+                "--mqtt-port",
+                str(mqtt),
+                "--api-port",
+                str(api),
+                "--kafka-port",
+                str(kafka_port),
+                "--mqtts-port",
+                str(mqtts),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=dict(os.environ),
+        )
+    running = Running(process, data_dir, mqtt, api, kafka_port, output)
+    deadline = time.monotonic() + STARTUP
+    while "Press Ctrl-C to stop." not in output.read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            logs = "".join(p.read_text()[-3000:] for p in (data_dir / "logs").glob("*.log"))
+            raise RuntimeError(f"headwater up did not start:\n{output.read_text()}\n{logs}")
+        time.sleep(0.1)
+    return running
+
+
+@pytest.fixture(scope="session")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One ``headwater up`` shared by the data-path tests."""
+    running = start_up(tmp_path_factory.mktemp("up") / "data")
+    yield running
+    running.stop()
