@@ -87,3 +87,13 @@ def device_events() -> AvroCodec:
 def registry_changes() -> AvroCodec:
     """Codec of ``hw.registry`` records."""
     return codec("registry_change")
+
+
+def trigger_events() -> AvroCodec:
+    """Codec of ``hw.trigger-events`` records: fired triggers awaiting delivery."""
+    return codec("trigger_event")
+
+
+def downlinks() -> AvroCodec:
+    """Codec of ``hw.downlink`` records: values for devices on server-owned interfaces."""
+    return codec("downlink")
