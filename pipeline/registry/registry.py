@@ -9,14 +9,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from pipeline.errors import ConflictError, NotFoundError
+from pipeline.errors import ConflictError, NotFoundError, ValidationError
 from pipeline.registry import secrets
 from pipeline.registry.tables import api_keys, devices, interfaces, metadata, realms
-from schemas.interface import Interface, parse_interface
+from schemas.interface import Interface, interface_names_collide, parse_interface
+from schemas.upgrade import minor_upgrade_error
 
 
 def _now_us() -> int:
@@ -112,7 +113,14 @@ class Registry:
     # interfaces
 
     async def install_interface(self, realm: str, interface: Interface) -> None:
+        """Install a new interface, or a new major of one; 409 for a duplicate or a colliding name."""
         await self.get_realm(realm)
+        for name in await self.interface_names(realm):
+            if name != interface.name and interface_names_collide(name, interface.name):
+                raise ConflictError(
+                    f"interface name {interface.name} collides with the installed {name} "
+                    "(names equal without '-' and case are refused)"
+                )
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(
@@ -140,6 +148,60 @@ class Registry:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [(row.realm, parse_interface(row.definition)) for row in rows]
+
+    async def interface_names(self, realm: str) -> list[str]:
+        query = (
+            select(interfaces.c.name)
+            .where(interfaces.c.realm == realm)
+            .distinct()
+            .order_by(interfaces.c.name)
+        )
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+    async def interface_majors(self, realm: str, name: str) -> list[int]:
+        """The installed majors of an interface; NotFoundError when there is none."""
+        query = (
+            select(interfaces.c.major)
+            .where(interfaces.c.realm == realm, interfaces.c.name == name)
+            .order_by(interfaces.c.major)
+        )
+        async with self.engine.connect() as conn:
+            majors = list((await conn.execute(query)).scalars())
+        if not majors:
+            await self.get_realm(realm)
+            raise NotFoundError(f"interface {name} not found in realm {realm!r}")
+        return majors
+
+    async def update_interface(self, realm: str, interface: Interface) -> None:
+        """Replace an installed interface by a minor upgrade of it (Astarte's rules)."""
+        installed = await self.get_interface(realm, interface.name, interface.major)
+        problem = minor_upgrade_error(installed, interface)
+        if problem:
+            raise ValidationError(f"interface {interface.name} v{interface.major}: {problem}")
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(interfaces)
+                .where(
+                    interfaces.c.realm == realm,
+                    interfaces.c.name == interface.name,
+                    interfaces.c.major == interface.major,
+                    interfaces.c.minor == installed.minor,
+                )
+                .values(minor=interface.minor, definition=json.dumps(interface.to_json()))
+            )
+
+    async def delete_interface(self, realm: str, name: str, major: int) -> None:
+        """Delete a draft (major 0) interface; later majors are refused, as in Astarte."""
+        await self.get_interface(realm, name, major)
+        if major != 0:
+            raise ValidationError(f"interface {name} v{major}: only major version 0 can be deleted")
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                delete(interfaces).where(
+                    interfaces.c.realm == realm, interfaces.c.name == name, interfaces.c.major == major
+                )
+            )
 
     async def get_interface(self, realm: str, name: str, major: int) -> Interface:
         query = select(interfaces.c.definition).where(
