@@ -12,9 +12,11 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.commands import interface as interface_commands
 from pipeline.settings import load_settings
 
 app = typer.Typer(help="Headwater: an Astarte-compatible IoT telemetry platform.", no_args_is_help=True)
+app.add_typer(interface_commands.app, name="interface")
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (HEADWATER_* variables override it).")
