@@ -42,12 +42,18 @@ ALLOWED = [
 REFUSED = [
     pytest.param(_with(), "version_minor must grow", id="same minor"),
     pytest.param(_with(version_minor=1, ownership="server"), "ownership", id="ownership"),
-    pytest.param(_with(version_minor=1, type="properties", mappings=[{"endpoint": "/%{id}/value",
-                                                                       "type": "double"}]), "type", id="type"),
+    pytest.param(
+        _with(version_minor=1, type="properties", mappings=[{"endpoint": "/%{id}/value", "type": "double"}]),
+        "type",
+        id="type",
+    ),
     pytest.param(_with(version_minor=1, version_major=2), "version_major", id="major"),
     pytest.param(_with(version_minor=1, interface_name="org.acme.Other"), "interface_name", id="name"),
-    pytest.param(_with(version_minor=1, mappings=[{"endpoint": "/%{id}/other", "type": "double"}]),
-                 "/%{id}/value cannot be removed", id="mapping removed"),
+    pytest.param(
+        _with(version_minor=1, mappings=[{"endpoint": "/%{id}/other", "type": "double"}]),
+        "/%{id}/value cannot be removed",
+        id="mapping removed",
+    ),
     pytest.param(_mapping(type="integer"), "type", id="mapping type"),
     pytest.param(_mapping(reliability="unique"), "reliability", id="mapping reliability"),
 ]
