@@ -14,7 +14,7 @@ _RESERVED_REALMS = frozenset({"astarte", "system"})
 
 def device_id_error(device_id: str) -> str | None:
     """Why ``device_id`` is not an Astarte device id (128 bits, base64url, no padding), or None."""
-    if not _DEVICE_ID.match(device_id):
+    if not _DEVICE_ID.fullmatch(device_id):
         return f"device id {device_id!r} must be 22 base64url characters (128 bits, no padding)"
     try:
         raw = base64.urlsafe_b64decode(device_id + "==")
@@ -32,7 +32,7 @@ def random_device_id() -> str:
 
 def realm_name_error(name: str) -> str | None:
     """Why ``name`` cannot name a realm, or None."""
-    if not _REALM.match(name):
+    if not _REALM.fullmatch(name):
         return f"realm name {name!r} must match ^[a-z][a-z0-9]{{0,47}}$"
     if name in _RESERVED_REALMS or name.startswith("system_"):
         return f"realm name {name!r} is reserved"

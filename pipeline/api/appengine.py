@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from pipeline.api.auth import Caller
 from pipeline.errors import BadRequestError, NotFoundError
-from pipeline.store.readings import MAX_LIMIT, Sample, latest_samples, path_samples
+from pipeline.store.readings import EPOCH, MAX_LIMIT, Sample, latest_samples, path_samples
 
 router = APIRouter(tags=["appengine"])
 
@@ -24,7 +24,7 @@ def parse_time(name: str, value: str | None) -> int | None:
         raise BadRequestError(f"{name}={value!r} is not an ISO 8601 date-time") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1_000_000)
+    return (moment - EPOCH) // timedelta(microseconds=1)
 
 
 def nest(samples: list[Sample]) -> dict[str, Any]:

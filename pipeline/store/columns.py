@@ -49,7 +49,8 @@ def _rows(batches: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int
 
 def _guess_type(value: object) -> str:
     # Object members carry no mapping type in the ingest record yet; canonical values tell the
-    # family apart except datetime, which lands as a longinteger until objects get their own table.
+    # family apart (arrays are homogeneous, so their first item tells theirs) except datetime,
+    # which lands as a longinteger until objects get their own table.
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -59,8 +60,17 @@ def _guess_type(value: object) -> str:
     if isinstance(value, bytes):
         return "binaryblob"
     if isinstance(value, list):
-        return "doublearray" if any(isinstance(v, float) for v in value) else "longintegerarray"
+        return _ARRAY_OF.get(_guess_type(value[0]), "doublearray") if value else "doublearray"
     return "string"
+
+
+_ARRAY_OF = {
+    "boolean": "booleanarray",
+    "longinteger": "longintegerarray",
+    "double": "doublearray",
+    "binaryblob": "binaryblobarray",
+    "string": "stringarray",
+}
 
 
 def individual_columns(batches: list[dict[str, Any]]) -> tuple[list[list[Any]], int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +18,7 @@ _TIMES = "toUnixTimestamp64Micro(timestamp), toUnixTimestamp64Micro(reception_ti
 _KEY = "realm = {realm:String} AND device_id = {device:String} AND interface = {interface:String}"
 
 MAX_LIMIT = 10_000
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class Sample:
 
 def iso_time(micros: int) -> str:
     """Astarte's timestamp form: ISO 8601 in UTC with milliseconds and a ``Z``."""
-    moment = datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+    moment = EPOCH + timedelta(microseconds=micros)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
