@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
 
 from broker.topics import DeviceIdentity
+from pipeline.pki import realm_ca_name
 
 if TYPE_CHECKING:
     from amqtt.mqtt.publish import PublishPacket
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Authenticator = Callable[[DeviceIdentity, str], Awaitable[bool]]
+Authenticator = Callable[[DeviceIdentity, str | None], Awaitable[bool]]
+"""Whether a device may connect: with its credentials secret, or (None) already proven by certificate."""
+
+_ISSUER = "_headwater_issuer"
 
 
 class DeviceHandler(BrokerProtocolHandler):
@@ -79,11 +84,54 @@ class DeviceHandler(BrokerProtocolHandler):
 class HeadwaterBroker(Broker):
     """amqtt's broker with device authentication, a per-device topic ACL and Headwater's PUBLISH flow."""
 
-    def __init__(self, config: dict[str, Any], *, authenticate: Authenticator, ingest: Ingest) -> None:
+    def __init__(
+        self,
+        config: dict[str, Any],
+        *,
+        authenticate: Authenticator,
+        ingest: Ingest,
+        realm_cas: list[str] | None = None,
+    ) -> None:
         super().__init__(config)
         self.ingest = ingest
         self._authenticate_device = authenticate
         self._event_tasks: set[asyncio.Task[None]] = set()
+        self._realm_cas: list[str] = list(realm_cas or ())
+        self._tls_contexts: list[ssl.SSLContext] = []
+
+    def _create_ssl_context(self, listener: Any) -> ssl.SSLContext:
+        # Device certificates are checked against the realm CAs only, never the system store;
+        # a client without a certificate may still log in with its credentials secret.
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(listener["certfile"], listener["keyfile"])
+        context.verify_mode = ssl.CERT_OPTIONAL
+        for pem in self._realm_cas:
+            context.load_verify_locations(cadata=pem)
+        self._tls_contexts.append(context)
+        return context
+
+    def trust_realm_ca(self, pem: str) -> None:
+        """Accept device certificates of a (new) realm CA on every TLS listener, from the next handshake."""
+        if pem in self._realm_cas:
+            return
+        self._realm_cas.append(pem)
+        for context in self._tls_contexts:
+            context.load_verify_locations(cadata=pem)
+
+    async def _handle_client_session(
+        self, reader: Any, writer: Any, client_session: Session, *args: Any
+    ) -> Any:
+        # A verified client certificate names the device: its CN is "<realm>/<device_id>".
+        certificate = writer._writer.get_extra_info("peercert") if hasattr(writer, "_writer") else None
+        issuer = None
+        if certificate:
+            subject = _common_name(certificate.get("subject", ()))
+            issuer = _common_name(certificate.get("issuer", ()))
+            client_session.username = subject
+            client_session.password = None
+        setattr(client_session, _ISSUER, issuer)
+        return await super()._handle_client_session(reader, writer, client_session, *args)
 
     @staticmethod
     def identity_of(session: Session | None) -> DeviceIdentity | None:
@@ -101,8 +149,15 @@ class HeadwaterBroker(Broker):
 
     async def _authenticate(self, session: Session, _listener: Any) -> bool:
         identity = DeviceIdentity.from_username(session.username)
-        password = session.password or ""
-        if identity is None or not await self._authenticate_device(identity, password):
+        issuer = getattr(session, _ISSUER, None)
+        if identity is not None and issuer is not None:
+            proven = issuer == realm_ca_name(identity.realm)
+            allowed = proven and await self._authenticate_device(identity, None)
+        else:
+            allowed = identity is not None and await self._authenticate_device(
+                identity, session.password or ""
+            )
+        if identity is None or not allowed:
             log.info("refused CONNECT from %s as %r", session.remote_address, session.username)
             return False
         self._emit(identity, "device_connected", ip_address=session.remote_address)
@@ -131,3 +186,12 @@ class HeadwaterBroker(Broker):
             await self.ingest.event(identity, kind, **fields)
         except Exception:  # an event that cannot be sent must not break the connection
             log.exception("could not emit %s for %s", kind, identity.base_topic)
+
+
+def _common_name(name: Any) -> str | None:
+    """The commonName of a decoded certificate name (``ssl``'s tuple of RDN tuples)."""
+    for rdn in name:
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None

@@ -14,6 +14,7 @@ from broker.interfaces import InterfaceCache
 from broker.server import HeadwaterBroker
 from pipeline import kafka
 from pipeline.changes import ChangeFollower
+from pipeline.pki import Pki
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ class BrokerService:
         self.registry = Registry(settings.registry_url)
         self.interfaces = InterfaceCache(self.registry)
         self.producer = kafka.producer(settings.kafka)
+        self.pki = Pki(settings.data_dir)
         self._stack: list[Any] = []
 
     async def start(self) -> None:
@@ -52,11 +54,24 @@ class BrokerService:
         )
         await self._push(forwarder)
         ingest = Ingest(self.interfaces, forwarder, self.producer, topics, broker_id=self.broker_id)
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{settings.mqtt.host}:{settings.mqtt.port}"}},
-            "plugins": {},
+        listeners: dict[str, Any] = {
+            "default": {"type": "tcp", "bind": f"{settings.mqtt.host}:{settings.mqtt.port}"}
         }
-        self.broker = HeadwaterBroker(config, authenticate=self._authenticate, ingest=ingest)
+        if settings.mqtt.tls_port is not None:
+            certfile, keyfile = self.pki.server_files([settings.mqtt.public_host, *settings.mqtt.tls_hosts])
+            listeners["tls"] = {
+                "type": "tcp",
+                "bind": f"{settings.mqtt.host}:{settings.mqtt.tls_port}",
+                "ssl": True,
+                "certfile": str(certfile),
+                "keyfile": str(keyfile),
+            }
+        self.broker = HeadwaterBroker(
+            {"listeners": listeners, "plugins": {}},
+            authenticate=self._authenticate,
+            ingest=ingest,
+            realm_cas=list(self.pki.realm_certificates().values()),
+        )
         await self.broker.start()
         self._stack.append(_Shutdown(self.broker))
         log.info("MQTT broker %s listening on %s:%d", self.broker_id, settings.mqtt.host, settings.mqtt.port)
@@ -82,12 +97,18 @@ class BrokerService:
         await part.start()
         self._stack.append(part)
 
-    async def _authenticate(self, identity: DeviceIdentity, secret: str) -> bool:
+    async def _authenticate(self, identity: DeviceIdentity, secret: str | None) -> bool:
+        if secret is None:  # proven by a certificate of the realm's CA
+            return await self.registry.device_may_connect(identity.realm, identity.device_id)
         return await self.registry.authenticate_device(identity.realm, identity.device_id, secret)
 
     async def _on_registry_change(self, kind: str, realm: str, _name: str) -> None:
         if kind in ("interface", "realm"):
             await self.interfaces.reload_realm(realm)
+        if kind == "realm-ca":
+            certificate = self.pki.realm_certificates().get(realm)
+            if certificate:
+                self.broker.trust_realm_ca(certificate)
 
 
 class _Shutdown:

@@ -24,6 +24,7 @@ import httpx
 from pipeline import kafka, ports, tansu
 from pipeline.errors import StartupError
 from pipeline.metrics import MULTIPROCESS_ENV
+from pipeline.pki import Pki
 from pipeline.registry import Registry
 from pipeline.settings import KafkaSettings, Settings
 
@@ -107,10 +108,13 @@ class Supervisor:
         o = self.options
         for port, flag in (
             (o.mqtt_port, "--mqtt-port"),
+            (o.mqtts_port, "--mqtts-port"),
             (o.api_port, "--api-port"),
             (o.kafka_port, "--kafka-port"),
         ):
-            ports.ensure_free("0.0.0.0" if flag == "--mqtt-port" else o.host, port, flag)
+            ports.ensure_free("0.0.0.0" if flag.startswith("--mqtt") else o.host, port, flag)
+        # The root CA (and ca.pem) exist before the children start, so none races to create them.
+        Pki(self.data_dir).root()
         self.logs.mkdir(parents=True, exist_ok=True)
         env = self.child_env()
         self.spawn(
@@ -198,6 +202,7 @@ def up(options: UpOptions) -> int:
         host = options.host
         print(f"Headwater is up (data in {data_dir})")
         print(f"  MQTT        mqtt://{host}:{options.mqtt_port}")
+        print(f"  MQTTS       mqtts://localhost:{options.mqtts_port}  (trust {data_dir / 'ca.pem'})")
         print(f"  HTTP API    http://{host}:{options.api_port}  (docs at /docs)")
         print(f"  Kafka       {host}:{options.kafka_port}  (Tansu: in memory, for development only)")
         if created:

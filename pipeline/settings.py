@@ -23,7 +23,9 @@ class MqttSettings(BaseModel):
 
     host: str = "0.0.0.0"
     port: int = 1883
-    tls_port: int = 8883
+    # The MQTTS listener (None: off). Its certificate, from the data dir's root CA, names these hosts.
+    tls_port: int | None = 8883
+    tls_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
     public_host: str = "localhost"
     flush_interval_ms: float = 5.0
     max_batch_readings: int = 2000

@@ -14,6 +14,7 @@ import uvicorn
 
 from pipeline import kafka
 from pipeline.api import Platform, create_app
+from pipeline.pki import Pki
 from pipeline.registry import Registry
 from pipeline.store.clickhouse import ClickHouseStore
 from topologies.app import create_app as create_faust_app
@@ -64,6 +65,12 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             instance_id=settings.instance_id,
             mqtt_url=f"mqtt://{settings.mqtt.public_host}:{settings.mqtt.port}",
             metrics_dir=settings.metrics_dir,
+            mqtts_url=(
+                f"mqtts://{settings.mqtt.public_host}:{settings.mqtt.tls_port}/"
+                if settings.mqtt.tls_port is not None
+                else None
+            ),
+            pki=Pki(settings.data_dir),
         )
         config = uvicorn.Config(
             create_app(platform, full=api),

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
 
     from pipeline.kafka import Topics
+    from pipeline.pki import Pki
     from pipeline.registry import Registry
     from pipeline.store.clickhouse import ClickHouseStore
 
@@ -30,6 +31,8 @@ class Platform:
     instance_id: str
     mqtt_url: str
     metrics_dir: Path | None = None
+    mqtts_url: str | None = None
+    pki: Pki | None = None
     ready: bool = False
 
 

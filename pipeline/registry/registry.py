@@ -261,6 +261,28 @@ class Registry:
             bool(row.credentials_inhibited),
         )
 
+    async def device_may_connect(self, realm: str, device_id: str) -> bool:
+        """Whether a registered device may connect (its credentials are not inhibited)."""
+        query = select(devices.c.credentials_inhibited).where(
+            devices.c.realm == realm, devices.c.device_id == device_id
+        )
+        async with self.engine.connect() as conn:
+            inhibited = (await conn.execute(query)).first()
+        return inhibited is not None and not inhibited[0]
+
+    async def record_credentials_request(self, realm: str, device_id: str) -> None:
+        """Note that a device asked for its certificate (the first time is kept)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(devices)
+                .where(
+                    devices.c.realm == realm,
+                    devices.c.device_id == device_id,
+                    devices.c.first_credentials_request.is_(None),
+                )
+                .values(first_credentials_request=_now_us())
+            )
+
     async def authenticate_device(self, realm: str, device_id: str, secret: str) -> bool:
         """Whether ``secret`` is the device's credentials secret and the device may connect."""
         query = select(devices.c.secret_hash, devices.c.credentials_inhibited).where(
