@@ -57,7 +57,7 @@ class BrokerService:
         listeners: dict[str, Any] = {
             "default": {"type": "tcp", "bind": f"{settings.mqtt.host}:{settings.mqtt.port}"}
         }
-        if settings.mqtt.tls_port is not None:
+        if settings.mqtt.tls_port:
             certfile, keyfile = self.pki.server_files([settings.mqtt.public_host, *settings.mqtt.tls_hosts])
             listeners["tls"] = {
                 "type": "tcp",

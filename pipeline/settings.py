@@ -23,7 +23,7 @@ class MqttSettings(BaseModel):
 
     host: str = "0.0.0.0"
     port: int = 1883
-    # The MQTTS listener (None: off). Its certificate, from the data dir's root CA, names these hosts.
+    # The MQTTS listener (0 or None: off). Its certificate, from the data dir's root CA, names these hosts.
     tls_port: int | None = 8883
     tls_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1"])
     public_host: str = "localhost"

@@ -67,7 +67,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             metrics_dir=settings.metrics_dir,
             mqtts_url=(
                 f"mqtts://{settings.mqtt.public_host}:{settings.mqtt.tls_port}/"
-                if settings.mqtt.tls_port is not None
+                if settings.mqtt.tls_port
                 else None
             ),
             pki=Pki(settings.data_dir),

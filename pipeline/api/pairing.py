@@ -69,7 +69,7 @@ async def transport_info(
     await _device(request, realm, hw_id, authorization)
     platform = request.app.state.platform
     if platform.mqtts_url is None:
-        raise NotFoundError("this installation has no MQTTS listener")
+        raise NotFoundError("this installation has no MQTTS listener (mqtt.tls_port is off)")
     return {
         "data": {
             "version": VERSION,
