@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from broker.topics import DeviceIdentity, Route, TopicKind, route
 from pipeline import metrics
 from schemas.interface import Ownership
+from schemas.introspection import parse_introspection
 from schemas.payload import DeviceErrorName, Rejection
 from schemas.records import dead_letters, device_events
 
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED_TOPIC = "unauthorized_topic"
+
+Counts = dict[str, list[int]]
+"""Per interface name: ``[messages, bytes]`` accepted on one connection."""
 
 
 def _now_us() -> int:
@@ -95,8 +99,13 @@ class Ingest:
         self._topics = topics
         self._broker_id = broker_id
 
-    async def publish(self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int) -> None:
-        """Handle one PUBLISH; returns once whatever it produced is acknowledged by Kafka."""
+    async def publish(
+        self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int, counts: Counts | None = None
+    ) -> None:
+        """Handle one PUBLISH; returns once whatever it produced is acknowledged by Kafka.
+
+        ``counts`` (messages and bytes per interface of this connection) gains accepted data.
+        """
         metrics.messages_received.labels(str(qos)).inc()
         received = _now_us()
         where = route(identity, topic)
@@ -115,6 +124,10 @@ class Ingest:
                 return
             partition = self._forwarder.partition_for(identity.realm, identity.device_id)
             await self._forwarder.forward(outcome, partition)
+            if counts is not None:
+                tally = counts.setdefault(where.interface, [0, 0])
+                tally[0] += 1
+                tally[1] += len(payload)
         elif where.kind is TopicKind.FOREIGN:
             await self.reject(
                 identity,
@@ -126,11 +139,20 @@ class Ingest:
                 received_us=received,
             )
         elif where.kind is TopicKind.INTROSPECTION:
-            await self.event(
-                identity,
-                "incoming_introspection",
-                metadata={"introspection": payload.decode("utf-8", "replace")},
-            )
+            text = payload.decode("utf-8", "replace")
+            parsed = parse_introspection(text)
+            if isinstance(parsed, str):
+                await self.reject(
+                    identity,
+                    topic,
+                    payload,
+                    qos,
+                    reason=DeviceErrorName.INVALID_INTROSPECTION.value,
+                    detail=parsed,
+                    received_us=received,
+                )
+                return
+            await self.event(identity, "incoming_introspection", metadata={"introspection": text})
 
     async def reject(
         self,

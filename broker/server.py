@@ -9,6 +9,7 @@ Kafka acknowledged the record that holds it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
     from amqtt.mqtt.pubrel import PubrelPacket
     from amqtt.session import Session
 
-    from broker.ingest import Ingest
+    from broker.ingest import Counts, Ingest
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class DeviceHandler(BrokerProtocolHandler):
 
     gateway: HeadwaterBroker
     _qos2_stored: set[int]
+    _counts: Counts
 
     async def handle_publish(self, publish_packet: PublishPacket) -> None:
         header = publish_packet.variable_header
@@ -56,7 +58,7 @@ class DeviceHandler(BrokerProtocolHandler):
             await self._send_packet(PubrecPacket.build(packet_id))
             return
         try:
-            await self.gateway.ingest.publish(identity, topic, bytes(payload or b""), qos)
+            await self.gateway.ingest.publish(identity, topic, bytes(payload or b""), qos, self._counts)
         except Exception:  # the device's messages must not crash the broker; unacked, it will resend
             log.exception(
                 "could not take a PUBLISH on %s; closing the connection so the device resends", topic
@@ -145,6 +147,7 @@ class HeadwaterBroker(Broker):
         handler.__class__ = DeviceHandler
         handler.gateway = self
         handler._qos2_stored = set()
+        handler._counts = {}
         return handler, session
 
     async def _authenticate(self, session: Session, _listener: Any) -> bool:
@@ -174,7 +177,9 @@ class HeadwaterBroker(Broker):
         await super()._handle_disconnect(client_session, *args, **kwargs)
         identity = self.identity_of(client_session)
         if identity is not None:
-            self._emit(identity, "device_disconnected")
+            handler = args[0] if args else kwargs.get("handler")
+            counts = getattr(handler, "_counts", None) or {}
+            self._emit(identity, "device_disconnected", metadata={"exchanged": json.dumps(counts)})
 
     def _emit(self, identity: DeviceIdentity, kind: str, **fields: Any) -> None:
         task = asyncio.create_task(self._send_event(identity, kind, **fields))

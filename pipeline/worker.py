@@ -16,8 +16,10 @@ from pipeline import kafka
 from pipeline.api import Platform, create_app
 from pipeline.pki import Pki
 from pipeline.registry import Registry
+from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.clickhouse import ClickHouseStore
 from topologies.app import create_app as create_faust_app
+from topologies.device_state import DeviceStateTopology
 from topologies.persist import PersistTopology
 
 if TYPE_CHECKING:
@@ -54,6 +56,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_rows=settings.worker.flush_rows,
                 flush_interval=settings.worker.flush_interval_ms / 1000,
             )
+            DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events)
             await app.start()
             stack.push_async_callback(app.stop)
             log.info("persistence worker consuming %s", topics.ingest)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from pipeline.api import appengine, errors, health, housekeeping, pairing, realmmanagement
+from pipeline.api import appengine, devices, errors, health, housekeeping, pairing, realmmanagement
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -48,6 +48,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(realmmanagement.router, prefix="/realmmanagement/v1/{realm}")
     app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
+    app.include_router(devices.router, prefix="/appengine/v1/{realm}")
 
     @app.get("/swagger", include_in_schema=False)
     async def swagger() -> RedirectResponse:

@@ -59,3 +59,21 @@ api_keys = Table(
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
 )
+
+# What a device is doing, kept from the device-events topic (times in microseconds).
+device_status = Table(
+    "device_status",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    Column("connected", Boolean, nullable=False, default=False),
+    Column("last_connection", BigInteger, nullable=True),
+    Column("last_disconnection", BigInteger, nullable=True),
+    Column("last_seen_ip", String(64), nullable=True),
+    Column("introspection", Text, nullable=False, default="{}"),
+    Column("previous_interfaces", Text, nullable=False, default="[]"),
+    Column("exchanged", Text, nullable=False, default="{}"),
+    Column("total_received_msgs", BigInteger, nullable=False, default=0),
+    Column("total_received_bytes", BigInteger, nullable=False, default=0),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
