@@ -95,11 +95,17 @@ def individual_columns(batches: list[dict[str, Any]]) -> tuple[list[list[Any]], 
         pick(_DOUBLE, 0.0),
         pick(_LONG, 0),
         [v if t == "boolean" else False for t, v in zip(types, values, strict=True)],
-        [v if t in _STRING else "" for t, v in zip(types, values, strict=True)],
+        [_raw(v) if t in _STRING else b"" for t, v in zip(types, values, strict=True)],
         pick(_DOUBLE_ARRAY, []),
         pick(_LONG_ARRAY, []),
         [v if t == "booleanarray" else [] for t, v in zip(types, values, strict=True)],
-        [v if t in _STRING_ARRAY else [] for t, v in zip(types, values, strict=True)],
+        [[_raw(x) for x in v] if t in _STRING_ARRAY else [] for t, v in zip(types, values, strict=True)],
     ]
     assert len(columns) == len(INDIVIDUAL_COLUMNS)
     return columns, len(rows)
+
+
+def _raw(value: str | bytes) -> bytes:
+    # clickhouse-connect writes a String column as text or as bytes, decided by its first value:
+    # strings and blobs share the column, so every value goes as bytes.
+    return value.encode() if isinstance(value, str) else value

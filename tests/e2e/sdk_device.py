@@ -1,0 +1,66 @@
+"""Drive the official astarte-device-sdk as a device would (run by the SDK's own interpreter).
+
+Usage: python sdk_device.py '<json>' with realm, device_id, secret, pairing_url, persistency_dir
+and interfaces_dir. Prints one JSON line: what it sent, or the error.
+"""
+
+import datetime
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+from astarte.device import DeviceMqtt
+
+DATASTREAM = "org.astarte-platform.python.e2etest.DeviceDatastream"
+AGGREGATE = "org.astarte-platform.python.e2etest.DeviceAggregate"
+PROPERTY = "org.astarte-platform.python.e2etest.DeviceProperty"
+MOMENT = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
+VALUES = {
+    "double": 4.5,
+    "integer": -42,
+    "boolean": True,
+    "longinteger": 2**40 + 3,
+    "string": "hello headwater",
+    "binaryblob": b"\x00\x01blob",
+    "datetime": MOMENT,
+    "doublearray": [1.5, -2.25],
+    "integerarray": [1, 2, 3],
+    "booleanarray": [True, False],
+    "longintegerarray": [2**40, -(2**41)],
+    "stringarray": ["a", "b"],
+    "binaryblobarray": [b"\x01", b"\x02\x03"],
+    "datetimearray": [MOMENT, MOMENT],
+}
+
+
+def main() -> None:
+    args = json.loads(sys.argv[1])
+    device = DeviceMqtt(
+        args["device_id"],
+        args["realm"],
+        args["secret"],
+        args["pairing_url"],
+        args["persistency_dir"],
+        ignore_ssl_errors=False,
+    )
+    device.add_interfaces_from_dir(Path(args["interfaces_dir"]))
+    connected = threading.Event()
+    device.set_events_callbacks(on_connected=lambda _device: connected.set())
+    device.connect()
+    if not connected.wait(20):
+        print(json.dumps({"error": "not connected"}))
+        return
+    for kind, value in VALUES.items():
+        device.send(DATASTREAM, f"/{kind}_endpoint", value, MOMENT)
+    device.send_aggregate(AGGREGATE, "/sensor1", {f"{k}_endpoint": v for k, v in VALUES.items()})
+    device.send(PROPERTY, "/sensor1/double_endpoint", 7.25)
+    time.sleep(2.0)
+    device.disconnect()
+    time.sleep(0.5)
+    print(json.dumps({"sent": len(VALUES) + 2}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""The official astarte-device-sdk (PyPI), unmodified, against ``headwater up``.
+
+The SDK depends on PyPI's ``bson``, which clashes with pymongo's, so it runs in a
+virtualenv of its own, created here, as a subprocess.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Running
+from tests.helpers import random_device_id
+
+SDK = "astarte-device-sdk==0.14.*"
+INTERFACES = Path(__file__).parents[1] / "data" / "sdk-interfaces" / "e2etest"
+DRIVER = Path(__file__).with_name("sdk_device.py")
+DATASTREAM = "org.astarte-platform.python.e2etest.DeviceDatastream"
+
+
+@pytest.fixture(scope="session")
+def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    venv = tmp_path_factory.mktemp("sdk-venv")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", SDK], capture_output=True, text=True, check=False
+    )
+    if installed.returncode != 0:
+        pytest.fail(f"could not install {SDK}: {installed.stderr[-2000:]}")
+    yield python
+
+
+def test_the_sdk_pairs_connects_over_tls_and_sends_every_type(
+    platform: Running, sdk_python: Path, tmp_path: Path
+) -> None:
+    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
+    with platform.client() as api:
+        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
+        for path in sorted(INTERFACES.glob("*.json")):
+            assert (
+                api.post(
+                    f"/realmmanagement/v1/{realm}/interfaces", json={"data": json.loads(path.read_text())}
+                ).status_code
+                == 201
+            )
+        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
+            "data"
+        ]["credentials_secret"]
+    time.sleep(1.0)
+    persistency = tmp_path / "sdk"
+    persistency.mkdir()
+    arguments = {
+        "realm": realm,
+        "device_id": device_id,
+        "secret": secret,
+        "pairing_url": f"{platform.api}/pairing",
+        "persistency_dir": str(persistency),
+        "interfaces_dir": str(INTERFACES),
+    }
+    env = dict(os.environ) | {"SSL_CERT_FILE": str(platform.data_dir / "ca.pem")}
+    run = subprocess.run(
+        [str(sdk_python), str(DRIVER), json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"sent": 16}, run.stdout + run.stderr[-3000:]
+
+    with platform.client() as api:
+
+        def value(kind: str) -> object:
+            path = f"/appengine/v1/{realm}/devices/{device_id}/interfaces/{DATASTREAM}/{kind}_endpoint"
+            return api.get(path).json()["data"][-1]["value"]
+
+        deadline = time.monotonic() + 5
+        while not api.get(
+            f"/appengine/v1/{realm}/devices/{device_id}/interfaces/{DATASTREAM}/double_endpoint"
+        ).json()["data"]:
+            assert time.monotonic() < deadline
+        stored = {
+            kind: value(kind)
+            for kind in (
+                "double",
+                "integer",
+                "boolean",
+                "string",
+                "binaryblob",
+                "datetime",
+                "doublearray",
+                "integerarray",
+                "booleanarray",
+                "stringarray",
+                "binaryblobarray",
+            )
+        }
+        longs = value("longinteger"), value("longintegerarray")
+        status = api.get(f"/appengine/v1/{realm}/devices/{device_id}").json()["data"]
+        metrics = api.get("/metrics").text
+
+    assert stored == {
+        "double": 4.5,
+        "integer": -42,
+        "boolean": True,
+        "string": "hello headwater",
+        "binaryblob": base64.b64encode(b"\x00\x01blob").decode(),
+        "datetime": "2026-01-02T03:04:05.678Z",
+        "doublearray": [1.5, -2.25],
+        "integerarray": [1, 2, 3],
+        "booleanarray": [True, False],
+        "stringarray": ["a", "b"],
+        "binaryblobarray": [base64.b64encode(b).decode() for b in (b"\x01", b"\x02\x03")],
+    }
+    assert [int(v) for v in longs[1]] == [2**40, -(2**41)] and int(longs[0]) == 2**40 + 3  # type: ignore[union-attr,call-overload]
+    assert status["first_credentials_request"] is not None
+    assert DATASTREAM in status["introspection"]
+    assert status["introspection"][DATASTREAM]["exchanged_msgs"] == 14
+    assert (
+        'reason="undecodable_bson_payload"' not in metrics and 'reason="unexpected_value_type"' not in metrics
+    )
