@@ -79,6 +79,30 @@ def api(config: ConfigOption = None, verbose: bool = False) -> None:
     asyncio.run(serve(load_settings(config), worker=False, api=True))
 
 
+@app.command()
+def bench(
+    *,
+    api: Annotated[str, typer.Option(help="The HTTP API, e.g. http://127.0.0.1:4000.")],
+    mqtt: Annotated[str, typer.Option(help="The MQTT listener as HOST:PORT.")],
+    data_dir: Annotated[Path, typer.Option(help="The instance's data dir (admin.key is read from it).")],
+    readings: Annotated[int, typer.Option(help="Readings timed for freshness.")] = 1000,
+    rate: Annotated[float, typer.Option(help="Freshness publish rate, readings/s.")] = 200.0,
+    clients: Annotated[int, typer.Option(help="Throughput: devices publishing at once.")] = 8,
+    per_client: Annotated[int, typer.Option(help="Throughput: QoS 1 PUBLISHes per device.")] = 20_000,
+    runs: Annotated[int, typer.Option(help="Throughput runs.")] = 1,
+    realm: Annotated[str | None, typer.Option(help="Realm to use (default: a new one).")] = None,
+) -> None:
+    """Measure a running instance: freshness (publish -> queryable) and end-to-end throughput."""
+    from pipeline.bench import BenchError, BenchOptions, Target, run
+
+    try:
+        target = Target.from_args(api, mqtt, data_dir)
+        run(target, BenchOptions(readings, rate, clients, per_client, runs, realm))
+    except BenchError as exc:
+        typer.echo(f"headwater bench: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 async def _until_terminated(service: Coroutine[Any, Any, None]) -> None:
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(service)
