@@ -48,7 +48,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
         await producer.start()
         stack.push_async_callback(producer.stop)
         if worker:
-            app = create_faust_app(settings.kafka, settings.worker)
+            app = create_faust_app(settings.kafka, settings.worker, data_dir=settings.data_dir)
             PersistTopology(
                 app,
                 store,
