@@ -8,6 +8,7 @@ import uuid
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from broker.downlink import DownlinkDelivery
 from broker.forwarder import Forwarder
 from broker.ingest import Ingest
 from broker.interfaces import InterfaceCache
@@ -74,6 +75,7 @@ class BrokerService:
         )
         await self.broker.start()
         self._stack.append(_Shutdown(self.broker))
+        await self._push(DownlinkDelivery(settings.kafka, topics.downlink, self.interfaces, self.broker))
         log.info("MQTT broker %s listening on %s:%d", self.broker_id, settings.mqtt.host, settings.mqtt.port)
 
     async def stop(self) -> None:

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
-from pipeline.api import appengine, devices, errors, health, housekeeping, pairing, realmmanagement
+from pipeline.api import (
+    appengine,
+    devices,
+    downlink,
+    errors,
+    health,
+    housekeeping,
+    pairing,
+    realmmanagement,
+)
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -49,6 +58,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")
+    app.include_router(downlink.router, prefix="/appengine/v1/{realm}")
 
     @app.get("/swagger", include_in_schema=False)
     async def swagger() -> RedirectResponse:
