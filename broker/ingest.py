@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from broker.topics import DeviceIdentity, Route, TopicKind, route
@@ -16,6 +17,7 @@ from pipeline import metrics
 from schemas.interface import Ownership
 from schemas.introspection import parse_introspection
 from schemas.payload import DeviceErrorName, Rejection
+from schemas.purge import decode_purge_list
 from schemas.records import dead_letters, device_events
 
 if TYPE_CHECKING:
@@ -101,6 +103,8 @@ class Ingest:
         self._producer = producer
         self._topics = topics
         self._broker_id = broker_id
+        # Set by the broker: resend server-owned properties when a device empties its cache.
+        self.on_empty_cache: Callable[[DeviceIdentity], Awaitable[None]] | None = None
 
     async def publish(
         self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int, counts: Counts | None = None
@@ -141,6 +145,8 @@ class Ingest:
                 detail=f"device {identity.base_topic} may only publish under its own topic",
                 received_us=received,
             )
+        elif where.kind is TopicKind.CONTROL:
+            await self._control(identity, topic, where.path, payload, qos, received=received)
         elif where.kind is TopicKind.INTROSPECTION:
             text = payload.decode("utf-8", "replace")
             parsed = parse_introspection(text)
@@ -156,6 +162,36 @@ class Ingest:
                 )
                 return
             await self.event(identity, "incoming_introspection", metadata={"introspection": text})
+
+    async def _control(
+        self, identity: DeviceIdentity, topic: str, path: str, payload: bytes, qos: int, *, received: int
+    ) -> None:
+        if path == "/emptyCache":
+            await self.event(identity, "device_empty_cache_received")
+            if self.on_empty_cache is not None:
+                await self.on_empty_cache(identity)
+        elif path == "/producer/properties":
+            entries = decode_purge_list(payload)
+            if isinstance(entries, str):
+                await self.reject(
+                    identity,
+                    topic,
+                    payload,
+                    qos,
+                    reason="unexpected_control_message",
+                    detail=entries,
+                    received_us=received,
+                )
+        else:
+            await self.reject(
+                identity,
+                topic,
+                payload,
+                qos,
+                reason="unexpected_control_message",
+                detail=f"no control message {path}",
+                received_us=received,
+            )
 
     async def reject(
         self,

@@ -12,6 +12,7 @@ from broker.downlink import DownlinkDelivery
 from broker.forwarder import Forwarder
 from broker.ingest import Ingest
 from broker.interfaces import InterfaceCache
+from broker.properties import PropertyResender
 from broker.server import HeadwaterBroker
 from pipeline import kafka
 from pipeline.changes import ChangeFollower
@@ -73,6 +74,7 @@ class BrokerService:
             ingest=ingest,
             realm_cas=list(self.pki.realm_certificates().values()),
         )
+        ingest.on_empty_cache = PropertyResender(self.registry, self.broker).resend
         await self.broker.start()
         self._stack.append(_Shutdown(self.broker))
         await self._push(DownlinkDelivery(settings.kafka, topics.downlink, self.interfaces, self.broker))

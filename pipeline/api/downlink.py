@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request, Response
 from pipeline.api.auth import Caller
 from pipeline.api.models import Envelope
 from pipeline.errors import NotFoundError, ValidationError
+from pipeline.registry.properties import ServerProperties
 from schemas.interface import InterfaceType, Ownership
 from schemas.payload import CompiledInterface, Decoded, Rejection
 from schemas.records import downlinks, ingest_batches
@@ -147,6 +148,9 @@ async def set_property(
     if body.data is None:
         raise ValidationError("a property value cannot be null; DELETE unsets it")
     decoded = _decode(compiled, _path(path), body.data)
+    await ServerProperties(request.app.state.platform.registry).set(
+        realm, device_id, interface, _path(path), compiled.encode_bson(decoded.value, path=_path(path))
+    )
     await _send(request, realm, device_id, compiled, _path(path), decoded)
     return {"data": body.data}
 
@@ -160,5 +164,8 @@ async def unset_property(
     if compiled.interface.type is not InterfaceType.PROPERTIES:
         raise ValidationError(f"{interface} is a datastream interface: only properties can be unset")
     decoded = _decode(compiled, _path(path), None)
+    await ServerProperties(request.app.state.platform.registry).unset(
+        realm, device_id, interface, _path(path)
+    )
     await _send(request, realm, device_id, compiled, _path(path), decoded)
     return Response(status_code=204)

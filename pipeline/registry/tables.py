@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     ForeignKeyConstraint,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -75,5 +76,19 @@ device_status = Table(
     Column("exchanged", Text, nullable=False, default="{}"),
     Column("total_received_msgs", BigInteger, nullable=False, default=0),
     Column("total_received_bytes", BigInteger, nullable=False, default=0),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+# The server-owned properties currently set on each device, as the payload the device receives:
+# brokers resend them when a device starts a clean session.
+server_properties = Table(
+    "server_properties",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    Column("interface", String(128), primary_key=True),
+    Column("path", String(512), primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("set_at", BigInteger, nullable=False),
     ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
 )
