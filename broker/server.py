@@ -181,6 +181,13 @@ class HeadwaterBroker(Broker):
             counts = getattr(handler, "_counts", None) or {}
             self._emit(identity, "device_disconnected", metadata={"exchanged": json.dumps(counts)})
 
+    async def disconnect_device(self, identity: DeviceIdentity) -> None:
+        """Close every connection of a device (its credentials were inhibited)."""
+        for session, handler in list(self._sessions.values()):
+            if self.identity_of(session) == identity and handler.writer is not None:
+                log.info("disconnecting %s: its credentials are inhibited", identity.base_topic)
+                await handler.writer.close()
+
     def _emit(self, identity: DeviceIdentity, kind: str, **fields: Any) -> None:
         task = asyncio.create_task(self._send_event(identity, kind, **fields))
         self._event_tasks.add(task)

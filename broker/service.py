@@ -14,13 +14,13 @@ from broker.ingest import Ingest
 from broker.interfaces import InterfaceCache
 from broker.properties import PropertyResender
 from broker.server import HeadwaterBroker
+from broker.topics import DeviceIdentity
 from pipeline import kafka
 from pipeline.changes import ChangeFollower
 from pipeline.pki import Pki
 from pipeline.registry import Registry
 
 if TYPE_CHECKING:
-    from broker.topics import DeviceIdentity
     from pipeline.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -106,9 +106,11 @@ class BrokerService:
             return await self.registry.device_may_connect(identity.realm, identity.device_id)
         return await self.registry.authenticate_device(identity.realm, identity.device_id, secret)
 
-    async def _on_registry_change(self, kind: str, realm: str, _name: str) -> None:
+    async def _on_registry_change(self, kind: str, realm: str, name: str) -> None:
         if kind in ("interface", "realm"):
             await self.interfaces.reload_realm(realm)
+        if kind == "device" and not await self.registry.device_may_connect(realm, name):
+            await self.broker.disconnect_device(DeviceIdentity(realm, name))
         if kind == "realm-ca":
             certificate = self.pki.realm_certificates().get(realm)
             if certificate:

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.api.auth import Caller
+from pipeline.api.models import Envelope
+from pipeline.changes import announce
+from pipeline.registry.metadata import DeviceMetadata
 from pipeline.registry.status import DeviceStatusBook
 
 router = APIRouter(tags=["appengine"])
@@ -40,6 +44,43 @@ async def list_devices(
 @router.get("/devices/{device_id}")
 async def device_status(request: Request, realm: str, device_id: str, _caller: Caller) -> dict[str, Any]:
     """Astarte's device status: connection, introspection with exchanged counts, registration times."""
+    return {"data": await _book(request).status(realm, device_id)}
+
+
+class DevicePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: dict[str, str | None] | None = None
+    attributes: dict[str, str | None] | None = None
+    credentials_inhibited: bool | None = None
+
+
+@router.patch("/devices/{device_id}")
+async def patch_device(
+    request: Request, realm: str, device_id: str, body: Envelope[DevicePatch], _caller: Caller
+) -> dict[str, Any]:
+    """Change aliases and attributes (null deletes a key) and credentials inhibition.
+
+    An inhibited device is disconnected and refused until the inhibition is lifted.
+    """
+    platform = request.app.state.platform
+    patch = body.data
+    await DeviceMetadata(platform.registry).patch(
+        realm,
+        device_id,
+        aliases=patch.aliases,
+        attributes=patch.attributes,
+        credentials_inhibited=patch.credentials_inhibited,
+    )
+    if patch.credentials_inhibited is not None:
+        await announce(platform.producer, platform.topics.registry, "device", realm, device_id)
+    return {"data": await _book(request).status(realm, device_id)}
+
+
+@router.get("/devices-by-alias/{alias}")
+async def device_status_by_alias(request: Request, realm: str, alias: str, _caller: Caller) -> dict[str, Any]:
+    """The status of the device that has ``alias``."""
+    device_id = await DeviceMetadata(request.app.state.platform.registry).device_by_alias(realm, alias)
     return {"data": await _book(request).status(realm, device_id)}
 
 

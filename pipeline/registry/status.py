@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from pipeline.registry.metadata import DeviceMetadata
 from pipeline.registry.tables import device_status, devices
 from pipeline.store.readings import iso_time
 from schemas.introspection import parse_introspection
@@ -76,10 +77,11 @@ class DeviceStatusBook:
             ).first()
         introspection = json.loads(row.introspection) if row else {}
         exchanged = json.loads(row.exchanged) if row else {}
+        meta = DeviceMetadata(self._registry)
         return {
             "id": device_id,
-            "aliases": {},
-            "attributes": {},
+            "aliases": await meta.aliases(realm, device_id),
+            "attributes": await meta.attributes(realm, device_id),
             "groups": [],
             "introspection": {
                 name: {

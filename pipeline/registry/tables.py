@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -23,6 +24,8 @@ realms = Table(
     Column("name", String(48), primary_key=True),
     Column("jwt_public_key_pem", Text, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Column("device_registration_limit", Integer, nullable=True),
+    Column("datastream_maximum_storage_retention", Integer, nullable=True),
 )
 
 interfaces = Table(
@@ -59,6 +62,11 @@ api_keys = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=True),
     Column("revoked_at", BigInteger, nullable=True),
+    # The user a key acts for (None: a bootstrap key, e.g. `headwater up`'s admin key) and the realm
+    # it is limited to (None: every realm its user belongs to).
+    Column("username", String(64), nullable=True),
+    Column("realm", String(48), nullable=True),
+    Column("last_used_at", BigInteger, nullable=True),
 )
 
 # What a device is doing, kept from the device-events topic (times in microseconds).
@@ -91,4 +99,47 @@ server_properties = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("set_at", BigInteger, nullable=False),
     ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+# Astarte's device aliases (tag -> alias, an alias unique in its realm) and attributes.
+device_aliases = Table(
+    "device_aliases",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    Column("tag", String(128), primary_key=True),
+    Column("alias", String(256), nullable=False),
+    UniqueConstraint("realm", "alias", name="device_alias_unique"),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+device_attributes = Table(
+    "device_attributes",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", Text, nullable=False),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+# People (and robots) who log in; passwords are argon2 hashes.
+users = Table(
+    "users",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("global_role", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# A user's role in a realm: owner, admin, editor or viewer.
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("username", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),
+    ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["username"], ["users.username"], ondelete="CASCADE"),
 )
