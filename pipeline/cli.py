@@ -12,11 +12,16 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.commands import device as device_commands
 from pipeline.commands import interface as interface_commands
+from pipeline.commands import utils as utils_commands
 from pipeline.settings import load_settings
 
 app = typer.Typer(help="Headwater: an Astarte-compatible IoT telemetry platform.", no_args_is_help=True)
 app.add_typer(interface_commands.app, name="interface")
+app.add_typer(device_commands.app, name="device")
+app.add_typer(utils_commands.app, name="utils")
+app.command("send")(device_commands.send)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (HEADWATER_* variables override it).")

@@ -30,6 +30,11 @@ def random_device_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
 
 
+def device_id_from_string(namespace: uuid.UUID, data: str) -> str:
+    """A stable device id for ``data`` (a serial number, a MAC): UUIDv5 in ``namespace``, as the SDKs do."""
+    return base64.urlsafe_b64encode(uuid.uuid5(namespace, data).bytes).rstrip(b"=").decode()
+
+
 def realm_name_error(name: str) -> str | None:
     """Why ``name`` cannot name a realm, or None."""
     if not _REALM.fullmatch(name):

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.client import ApiClient, ApiError
+from pipeline.commands.common import DEFAULT_URL, Key, Output, Realm, Url, console, errors, fail, print_json
 from schemas.errors import InterfaceError
 from schemas.interface import Interface, parse_interface
 
 app = typer.Typer(
     help="Manage a realm's interfaces (astartectl realm-management interfaces).", no_args_is_help=True
 )
-console = Console(soft_wrap=True)
-errors = Console(stderr=True, soft_wrap=True)
-
-Url = Annotated[str, typer.Option("--url", envvar="HEADWATER_URL", help="Headwater API address.")]
-Key = Annotated[str | None, typer.Option("--key", envvar="HEADWATER_API_KEY", help="API key.")]
-Realm = Annotated[str, typer.Option("--realm", "-r", envvar="HEADWATER_REALM", help="Realm name.")]
-Output = Annotated[str, typer.Option("--output", "-o", help="table or json.")]
-DEFAULT_URL = "http://127.0.0.1:4000"
 
 
 def load(path: Path) -> Interface:
@@ -35,11 +26,6 @@ def load(path: Path) -> Interface:
         raise InterfaceError(f"{path}: {exc}", field=exc.field) from exc
     except OSError as exc:
         raise InterfaceError(f"{path}: {exc.strerror}") from exc
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(1)
 
 
 @app.command()
@@ -72,7 +58,7 @@ def install(files: list[Path], realm: Realm, url: Url = DEFAULT_URL, key: Key = 
                     "POST", f"/realmmanagement/v1/{realm}/interfaces", json={"data": interface.to_json()}
                 )
             except (InterfaceError, ApiError) as exc:
-                raise _fail(str(exc)) from exc
+                raise fail(str(exc)) from exc
             console.print(f"installed {interface.name} v{interface.major}.{interface.minor}", highlight=False)
 
 
@@ -85,9 +71,9 @@ def list_(realm: Realm, url: Url = DEFAULT_URL, key: Key = None, output: Output 
                 "GET", f"/realmmanagement/v1/{realm}/interfaces", params={"detailed": "true"}
             )
         except ApiError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     if output == "json":
-        console.print_json(json.dumps(installed))
+        print_json(installed)
         return
     table = Table("name", "major", "minor", "type", "ownership", "aggregation")
     for item in installed:
@@ -117,8 +103,8 @@ def show(
                 major = max(api.request("GET", f"/realmmanagement/v1/{realm}/interfaces/{name}"))
             definition = api.request("GET", f"/realmmanagement/v1/{realm}/interfaces/{name}/{major}")
         except ApiError as exc:
-            raise _fail(str(exc)) from exc
-    console.print_json(json.dumps(definition))
+            raise fail(str(exc)) from exc
+    print_json(definition)
 
 
 @app.command()
@@ -130,7 +116,7 @@ def update(files: list[Path], realm: Realm, url: Url = DEFAULT_URL, key: Key = N
                 interface = load(path)
                 _put(api, realm, interface)
             except (InterfaceError, ApiError) as exc:
-                raise _fail(str(exc)) from exc
+                raise fail(str(exc)) from exc
             console.print(f"updated {interface.name} v{interface.major}.{interface.minor}", highlight=False)
 
 
@@ -141,7 +127,7 @@ def delete(name: str, major: int, realm: Realm, url: Url = DEFAULT_URL, key: Key
         try:
             api.request("DELETE", f"/realmmanagement/v1/{realm}/interfaces/{name}/{major}")
         except ApiError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
     console.print(f"deleted {name} v{major}", highlight=False)
 
 
@@ -151,7 +137,7 @@ def sync(directory: Path, realm: Realm, url: Url = DEFAULT_URL, key: Key = None)
     try:
         wanted = [load(path) for path in sorted(directory.glob("*.json"))]
     except InterfaceError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
     with ApiClient(url, key) as api:
         try:
             installed = {
@@ -177,7 +163,7 @@ def sync(directory: Path, realm: Realm, url: Url = DEFAULT_URL, key: Key = None)
                 else:
                     console.print(f"unchanged {interface.name} v{interface.major}.{current}", highlight=False)
         except ApiError as exc:
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
 
 
 def _put(api: ApiClient, realm: str, interface: Interface) -> Any:
