@@ -1,7 +1,9 @@
 """Drive the official astarte-device-sdk as a device would (run by the SDK's own interpreter).
 
-Usage: python sdk_device.py '<json>' with realm, device_id, secret, pairing_url, persistency_dir
-and interfaces_dir. Prints one JSON line: what it sent, or the error.
+Usage: python sdk_device.py '<json>' with realm, device_id, secret, pairing_url, persistency_dir,
+interfaces_dir and optionally ``receive`` (how many server messages to wait for). It prints
+``ready`` once connected; then it sends (or, with ``receive``, collects what the server sends) and
+prints one JSON line: what it sent or received, or the error.
 """
 
 import datetime
@@ -47,10 +49,24 @@ def main() -> None:
     )
     device.add_interfaces_from_dir(Path(args["interfaces_dir"]))
     connected = threading.Event()
-    device.set_events_callbacks(on_connected=lambda _device: connected.set())
+    received = []
+    done = threading.Event()
+
+    def on_data(_device, interface, path, payload):
+        received.append([interface, path, _jsonable(payload), time.time()])
+        if len(received) >= args.get("receive", 0):
+            done.set()
+
+    device.set_events_callbacks(on_connected=lambda _device: connected.set(), on_data_received=on_data)
     device.connect()
     if not connected.wait(20):
-        print(json.dumps({"error": "not connected"}))
+        print(json.dumps({"error": "not connected"}), flush=True)
+        return
+    print("ready", flush=True)
+    if args.get("receive"):
+        done.wait(20)
+        device.disconnect()
+        print(json.dumps({"received": received}), flush=True)
         return
     for kind, value in VALUES.items():
         device.send(DATASTREAM, f"/{kind}_endpoint", value, MOMENT)
@@ -60,6 +76,18 @@ def main() -> None:
     device.disconnect()
     time.sleep(0.5)
     print(json.dumps({"sent": len(VALUES) + 2}))
+
+
+def _jsonable(value):
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, datetime.datetime):
+        return {"datetime": value.isoformat()}
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 if __name__ == "__main__":

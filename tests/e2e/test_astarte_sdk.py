@@ -130,3 +130,80 @@ def test_the_sdk_pairs_connects_over_tls_and_sends_every_type(
     assert (
         'reason="undecodable_bson_payload"' not in metrics and 'reason="unexpected_value_type"' not in metrics
     )
+
+
+def test_the_sdk_receives_server_owned_data_within_a_second(
+    platform: Running, sdk_python: Path, tmp_path: Path
+) -> None:
+    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
+    with platform.client() as api:
+        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
+        for path in sorted(INTERFACES.glob("*.json")):
+            api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": json.loads(path.read_text())})
+        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
+            "data"
+        ]["credentials_secret"]
+    time.sleep(1.0)
+    persistency = tmp_path / "sdk"
+    persistency.mkdir()
+    arguments = {
+        "realm": realm,
+        "device_id": device_id,
+        "secret": secret,
+        "receive": 4,
+        "pairing_url": f"{platform.api}/pairing",
+        "persistency_dir": str(persistency),
+        "interfaces_dir": str(INTERFACES),
+    }
+    env = dict(os.environ) | {"SSL_CERT_FILE": str(platform.data_dir / "ca.pem")}
+    driver = subprocess.Popen(
+        [str(sdk_python), str(DRIVER), json.dumps(arguments)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert driver.stdout is not None
+    assert driver.stdout.readline().strip() == "ready", driver.stderr.read() if driver.stderr else ""
+    time.sleep(0.5)  # the SDK subscribes right after connecting
+    server = "org.astarte-platform.python.e2etest"
+    sent_at: list[float] = []
+    with platform.client() as api:
+        base = f"/appengine/v1/{realm}/devices/{device_id}/interfaces"
+        for method, path, value in [
+            ("POST", f"{server}.ServerDatastream/double_endpoint", 12.5),
+            ("POST", f"{server}.ServerDatastream/stringarray_endpoint", ["x", "y"]),
+            (
+                "POST",
+                f"{server}.ServerAggregate/sensor7",
+                {
+                    "double_endpoint": 1.25,
+                    "string_endpoint": "on",
+                    "integer_endpoint": 3,
+                    "boolean_endpoint": True,
+                    "longinteger_endpoint": 2**40,
+                    "binaryblob_endpoint": "AAE=",
+                    "datetime_endpoint": "2026-01-02T03:04:05Z",
+                    "doublearray_endpoint": [1.0],
+                    "integerarray_endpoint": [1],
+                    "booleanarray_endpoint": [False],
+                    "longintegerarray_endpoint": [2],
+                    "stringarray_endpoint": ["s"],
+                    "binaryblobarray_endpoint": ["AAE="],
+                    "datetimearray_endpoint": ["2026-01-02T03:04:05Z"],
+                },
+            ),
+            ("PUT", f"{server}.ServerProperty/sensor7/integer_endpoint", 77),
+        ]:
+            sent_at.append(time.time())
+            answer = api.request(method, f"{base}/{path}", json={"data": value})
+            assert answer.status_code == 200, answer.text
+    out, err = driver.communicate(timeout=60)
+    received = json.loads(out.strip().splitlines()[-1])["received"]
+
+    by_path = {(interface, path): payload for interface, path, payload, _ in received}
+    assert by_path[(f"{server}.ServerDatastream", "/double_endpoint")] == 12.5, err[-2000:]
+    assert by_path[(f"{server}.ServerDatastream", "/stringarray_endpoint")] == ["x", "y"]
+    assert by_path[(f"{server}.ServerAggregate", "/sensor7")]["string_endpoint"] == "on"
+    assert by_path[(f"{server}.ServerProperty", "/sensor7/integer_endpoint")] == 77
+    assert max(at for *_, at in received) - sent_at[-1] < 1.0
