@@ -21,8 +21,9 @@ from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
 
-from broker.topics import DeviceIdentity
+from broker.topics import DeviceIdentity, may_subscribe
 from pipeline.pki import realm_ca_name
+from schemas.interface import Ownership
 
 if TYPE_CHECKING:
     from amqtt.mqtt.publish import PublishPacket
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from amqtt.session import Session
 
     from broker.ingest import Counts, Ingest
+    from broker.interfaces import InterfaceCache
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +94,12 @@ class HeadwaterBroker(Broker):
         *,
         authenticate: Authenticator,
         ingest: Ingest,
+        interfaces: InterfaceCache,
         realm_cas: list[str] | None = None,
     ) -> None:
         super().__init__(config)
         self.ingest = ingest
+        self.interfaces = interfaces
         self._authenticate_device = authenticate
         self._event_tasks: set[asyncio.Task[None]] = set()
         self._realm_cas: list[str] = list(realm_cas or ())
@@ -167,11 +171,18 @@ class HeadwaterBroker(Broker):
         return True
 
     async def _topic_filtering(self, session: Session, topic: str, action: Any) -> bool:
+        # Only subscriptions reach here: device publishes take Headwater's own path.
         identity = self.identity_of(session)
         if identity is None:
             return False
-        base = identity.base_topic
-        return topic == base or topic.startswith(base + "/")
+        allowed = may_subscribe(identity, topic, lambda name: self._server_owned(identity.realm, name))
+        if not allowed:
+            log.info("refused SUBSCRIBE %s from %s", topic, identity.base_topic)
+        return allowed
+
+    def _server_owned(self, realm: str, name: str) -> bool:
+        compiled = self.interfaces.get(realm, name)
+        return compiled is not None and compiled.interface.ownership is Ownership.SERVER
 
     async def _handle_disconnect(self, client_session: Session, *args: Any, **kwargs: Any) -> None:
         await super()._handle_disconnect(client_session, *args, **kwargs)

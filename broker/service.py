@@ -72,6 +72,7 @@ class BrokerService:
             {"listeners": listeners, "plugins": {}},
             authenticate=self._authenticate,
             ingest=ingest,
+            interfaces=self.interfaces,
             realm_cas=list(self.pki.realm_certificates().values()),
         )
         ingest.on_empty_cache = PropertyResender(self.registry, self.broker).resend

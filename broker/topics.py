@@ -7,6 +7,7 @@ introspection, ``control/...`` and ``capabilities`` are protocol messages, and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -66,3 +67,18 @@ def route(identity: DeviceIdentity, topic: str) -> Route:
     if not slash or not interface:
         return Route(TopicKind.DATA, interface=interface, path="")
     return Route(TopicKind.DATA, interface=interface, path="/" + path)
+
+
+def may_subscribe(identity: DeviceIdentity, topic_filter: str, server_owned: Callable[[str], bool]) -> bool:
+    """Whether a device may subscribe: its control topics, or an interface of its realm the server owns.
+
+    ``server_owned(name)`` tells whether an installed interface of the realm is server-owned.
+    """
+    base = identity.base_topic + "/"
+    if not topic_filter.startswith(base):
+        return False
+    rest = topic_filter[len(base) :]
+    if rest.startswith("control/"):
+        return True
+    interface = rest.split("/", 1)[0]
+    return interface not in ("", "#", "+") and server_owned(interface)

@@ -66,7 +66,9 @@ def test_register_list_show_inhibit_and_send(platform: Running) -> None:
     device.on_message = lambda _c, _u, m: received.put((m.topic, m.payload))
     device.connect("127.0.0.1", platform.mqtt_port)
     device.loop_start()
-    device.subscribe(f"{realm}/{device_id}/#", qos=2)
+    device.subscribe(
+        [(f"{realm}/{device_id}/org.acme.Lamp/#", 2), (f"{realm}/{device_id}/org.acme.LampSettings/#", 2)]
+    )
     time.sleep(0.5)
     sent = headwater(platform, "send", device_id, "org.acme.Lamp", "/hall/level", "0.25", "--realm", realm)
     named = headwater(

@@ -126,3 +126,47 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
         "unknown interface": 404,
     }
     assert [sample["value"] for sample in stored] == [0.75]
+
+
+def test_devices_subscribe_only_to_server_owned_interfaces_and_control(platform: Running) -> None:
+    import threading
+
+    realm, device_id, other = f"r{uuid.uuid4().hex[:8]}", random_device_id(), random_device_id()
+    base = f"{realm}/{device_id}"
+    with platform.client() as api:
+        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
+        api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": COMMANDS})
+        api.post(
+            f"/realmmanagement/v1/{realm}/interfaces",
+            json={"data": {**COMMANDS, "interface_name": "org.acme.Report", "ownership": "device"}},
+        )
+        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
+            "data"
+        ]["credentials_secret"]
+    time.sleep(1.0)
+    answered = threading.Event()
+    codes: list[Any] = []
+    device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=base)
+    device.username_pw_set(base, secret)
+
+    def on_subscribe(_c: Any, _u: Any, _mid: Any, reason_codes: list[Any], _p: Any) -> None:
+        codes.extend(reason_codes)
+        answered.set()
+
+    device.on_subscribe = on_subscribe
+    device.connect("127.0.0.1", platform.mqtt_port)
+    device.loop_start()
+    device.subscribe(
+        [
+            (f"{base}/org.acme.Commands/#", 2),
+            (f"{base}/control/consumer/properties", 2),
+            (f"{base}/org.acme.Report/#", 1),
+            (f"{base}/#", 1),
+            (f"{realm}/{other}/org.acme.Commands/#", 1),
+        ]
+    )
+    assert answered.wait(10)
+    device.disconnect()
+    device.loop_stop()
+
+    assert [code.is_failure for code in codes] == [False, False, True, True, True]
