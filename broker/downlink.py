@@ -12,6 +12,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from broker.topics import DeviceIdentity
 from pipeline import kafka
 from schemas.records import RecordError, downlinks
 
@@ -65,6 +66,12 @@ class DownlinkDelivery:
         expires_at = record.get("expires_at")
         if expires_at is not None and expires_at < time.time_ns() // 1000:
             log.info("dropping an expired downlink for %s/%s", record["realm"], record["device_id"])
+            return
+        identity = DeviceIdentity(record["realm"], record["device_id"])
+        if record["retention"] == "discard" and not self._broker.is_connected(identity):
+            log.info(
+                "discarding a downlink for %s: offline, and its mapping keeps nothing", identity.base_topic
+            )
             return
         compiled = self._interfaces.get(record["realm"], record["interface"])
         if compiled is None:

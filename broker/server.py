@@ -20,6 +20,8 @@ from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
+from amqtt.mqtt.pubrel import PubrelPacket
+from amqtt.session import OUTGOING
 
 from broker.topics import DeviceIdentity, may_subscribe
 from pipeline.pki import realm_ca_name
@@ -27,7 +29,6 @@ from schemas.interface import Ownership
 
 if TYPE_CHECKING:
     from amqtt.mqtt.publish import PublishPacket
-    from amqtt.mqtt.pubrel import PubrelPacket
     from amqtt.session import Session
 
     from broker.ingest import Counts, Ingest
@@ -75,6 +76,48 @@ class DeviceHandler(BrokerProtocolHandler):
         elif qos == 2:
             self._qos2_stored.add(packet_id)
             await self._send_packet(PubrecPacket.build(packet_id))
+
+    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
+        if app_message.direction != OUTGOING:
+            await super()._handle_qos1_message_flow(app_message)
+            return
+        # amqtt gives up after a fixed 5 s and forgets the message (its #391, #401). Here the message
+        # stays in flight until the device acknowledges it, and a persistent session that reconnects
+        # gets it again (amqtt resends inflight_out when a handler starts).
+        session, packet_id = self.session, app_message.packet_id
+        session.inflight_out[packet_id] = app_message
+        await self._send_outgoing(app_message)
+        app_message.puback_packet = await self._wait(self._puback_waiters, packet_id)
+        session.inflight_out.pop(packet_id, None)
+
+    async def _handle_qos2_message_flow(self, app_message: Any) -> None:
+        if app_message.direction != OUTGOING:
+            await super()._handle_qos2_message_flow(app_message)
+            return
+        session, packet_id = self.session, app_message.packet_id
+        session.inflight_out[packet_id] = app_message
+        if app_message.pubrec_packet is None:
+            await self._send_outgoing(app_message)
+            app_message.pubrec_packet = await self._wait(self._pubrec_waiters, packet_id)
+        app_message.pubrel_packet = PubrelPacket.build(packet_id)
+        await self._send_packet(app_message.pubrel_packet)
+        app_message.pubcomp_packet = await self._wait(self._pubcomp_waiters, packet_id)
+        session.inflight_out.pop(packet_id, None)
+
+    async def _send_outgoing(self, app_message: Any) -> None:
+        retry = app_message.publish_packet is not None
+        app_message.publish_packet = app_message.build_publish_packet(dup=retry)
+        await self._send_packet(app_message.publish_packet)
+
+    @staticmethod
+    async def _wait(waiters: dict[int, asyncio.Future[Any]], packet_id: int) -> Any:
+        # No deadline: the device answers, or the connection ends (cancelling this wait).
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiters[packet_id] = waiter
+        try:
+            return await waiter
+        finally:
+            waiters.pop(packet_id, None)
 
     async def handle_pubrel(self, pubrel: PubrelPacket) -> None:
         packet_id = pubrel.packet_id
@@ -191,6 +234,13 @@ class HeadwaterBroker(Broker):
             handler = args[0] if args else kwargs.get("handler")
             counts = getattr(handler, "_counts", None) or {}
             self._emit(identity, "device_disconnected", metadata={"exchanged": json.dumps(counts)})
+
+    def is_connected(self, identity: DeviceIdentity) -> bool:
+        """Whether this broker holds a live connection of the device."""
+        return any(
+            self.identity_of(session) == identity and session.transitions.is_connected()
+            for session, _ in self._sessions.values()
+        )
 
     async def disconnect_device(self, identity: DeviceIdentity) -> None:
         """Close every connection of a device (its credentials were inhibited)."""
