@@ -7,7 +7,6 @@ session has a subscriber for it. A record past its expiry is not sent.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -17,8 +16,6 @@ from pipeline import kafka
 from schemas.records import RecordError, downlinks
 
 if TYPE_CHECKING:
-    from aiokafka import AIOKafkaConsumer
-
     from broker.interfaces import InterfaceCache
     from broker.server import HeadwaterBroker
     from pipeline.settings import KafkaSettings
@@ -26,40 +23,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class DownlinkDelivery:
+class DownlinkDelivery(kafka.TopicFollower):
     """Publishes downlink records to the devices they name."""
 
     def __init__(
         self, settings: KafkaSettings, topic: str, interfaces: InterfaceCache, broker: HeadwaterBroker
     ) -> None:
-        self._consumer: AIOKafkaConsumer = kafka.consumer(
-            settings, topic, group_id=None, auto_offset_reset="latest"
-        )
+        super().__init__(settings, topic, self._record)
         self._interfaces = interfaces
         self._broker = broker
-        self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._consumer.start()
-        await self._consumer.seek_to_end()
-        for partition in self._consumer.assignment():
-            await self._consumer.position(partition)
-        self._task = asyncio.create_task(self._run(), name="downlink")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._consumer.stop()
-
-    async def _run(self) -> None:
-        async for message in self._consumer:
-            try:
-                await self.deliver(downlinks().decode(message.value or b""))
-            except RecordError as exc:
-                log.warning("skipped a downlink record at offset %d: %s", message.offset, exc)
-            except Exception:  # one bad record must not stop delivery of the others
-                log.exception("could not deliver the downlink record at offset %d", message.offset)
+    async def _record(self, data: bytes) -> None:
+        try:
+            record = downlinks().decode(data)
+        except RecordError as exc:
+            log.warning("skipped a downlink record: %s", exc)
+            return
+        await self.deliver(record)
 
     async def deliver(self, record: dict[str, Any]) -> None:
         """Publish one downlink record on its device's topic."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -115,3 +116,40 @@ async def ensure_topics(settings: KafkaSettings, *, within: float = 30.0) -> Top
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+class TopicFollower:
+    """Reads every partition of a topic from its end (no consumer group) and hands each record on.
+
+    Every process that follows a topic sees all of it: brokers following registry notices or
+    downlink values. Start it before loading the state the records update, so nothing in between is
+    missed. A handler that raises is logged and the next record still comes.
+    """
+
+    def __init__(
+        self, settings: KafkaSettings, topic: str, handle: Callable[[bytes], Awaitable[None]]
+    ) -> None:
+        self._consumer = consumer(settings, topic, group_id=None, auto_offset_reset="latest")
+        self._topic = topic
+        self._handle = handle
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        await self._consumer.seek_to_end()
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
+        self._task = asyncio.create_task(self._run(), name=f"follow {self._topic}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._consumer.stop()
+
+    async def _run(self) -> None:
+        async for message in self._consumer:
+            try:
+                await self._handle(message.value or b"")
+            except Exception:  # one bad record must not stop the records after it
+                log.exception("could not handle the record of %s at offset %d", self._topic, message.offset)
