@@ -14,10 +14,12 @@ import uvicorn
 
 from pipeline import kafka
 from pipeline.api import Platform, create_app
+from pipeline.changes import ChangeFollower
 from pipeline.pki import Pki
 from pipeline.registry import Registry
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.clickhouse import ClickHouseStore
+from pipeline.store.shapes import InterfaceShapes
 from topologies.app import create_app as create_faust_app
 from topologies.device_state import DeviceStateTopology
 from topologies.persist import PersistTopology
@@ -48,6 +50,10 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
         await producer.start()
         stack.push_async_callback(producer.stop)
         if worker:
+            shapes = InterfaceShapes(registry)
+            follower = ChangeFollower(settings.kafka, topics.registry, shapes.on_change)
+            await follower.start()
+            stack.push_async_callback(follower.stop)
             app = create_faust_app(settings.kafka, settings.worker, data_dir=settings.data_dir)
             PersistTopology(
                 app,
@@ -55,6 +61,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 topics.ingest,
                 flush_rows=settings.worker.flush_rows,
                 flush_interval=settings.worker.flush_interval_ms / 1000,
+                shapes=shapes,
             )
             DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events)
             await app.start()

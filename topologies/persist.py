@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
 from pipeline.errors import StoreError
-from pipeline.store.columns import individual_columns
+from pipeline.store.columns import insert_columns
 from schemas.records import RecordError, ingest_batches
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from faust.types import EventT, StreamT
 
     from pipeline.store.clickhouse import ClickHouseStore
+    from pipeline.store.shapes import InterfaceShapes
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,11 @@ class PersistTopology:
         *,
         flush_rows: int = 50_000,
         flush_interval: float = 0.1,
+        shapes: InterfaceShapes | None = None,
     ) -> None:
         self._store = store
+        # Without shapes every reading is a datastream and object members get guessed types.
+        self._shapes = shapes
         self._flush_rows = flush_rows
         self._flush_interval = flush_interval
         self._codec = ingest_batches()
@@ -96,26 +101,45 @@ class PersistTopology:
         if not self._events:
             return
         if self._batches:
-            columns, rows = individual_columns(self._batches)
-            if rows:
-                await self._insert(columns, rows)
+            shapes = self._shapes
+            if shapes is not None:
+                keys = {
+                    (r["realm"], r["interface"], r["major"]) for b in self._batches for r in b["readings"]
+                }
+                await self._retry("interface lookup", lambda: shapes.load(keys))
+            columns = insert_columns(self._batches, shapes.get if shapes is not None else None)
+            if columns.individual_rows:
+                await self._insert(self._store.insert_individual, columns.individual, columns.individual_rows)
+            if columns.property_rows:
+                await self._insert(self._store.insert_properties, columns.properties, columns.property_rows)
         assert self._stream is not None
         for event in self._events:
             await self._stream.ack(event)
         self._events, self._batches, self._rows = [], [], 0
 
-    async def _insert(self, columns: list[list[Any]], rows: int) -> None:
+    async def _insert(
+        self, insert: Callable[[list[list[Any]]], Awaitable[None]], columns: list[list[Any]], rows: int
+    ) -> None:
+        async def attempt() -> None:
+            started = time.perf_counter()
+            await insert(columns)
+            metrics.clickhouse_insert_seconds.observe(time.perf_counter() - started)
+
+        await self._retry(f"insert of {rows} rows", attempt)
+        metrics.rows_persisted.inc(rows)
+
+    async def _retry(self, what: str, attempt: Callable[[], Awaitable[None]]) -> None:
+        """Run ``attempt`` until it succeeds, backing off; consumption waits meanwhile."""
         backoff = 0.1
         while True:
-            started = time.perf_counter()
             try:
-                await self._store.insert_individual(columns)
+                await attempt()
             except StoreError as exc:
                 metrics.store_failures.inc()
-                log.warning("insert of %d rows failed, retrying in %.1f s: %s", rows, backoff, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
-                continue
-            metrics.clickhouse_insert_seconds.observe(time.perf_counter() - started)
-            metrics.rows_persisted.inc(rows)
-            return
+                log.warning("%s failed, retrying in %.1f s: %s", what, backoff, exc)
+            except Exception as exc:  # the registry's driver errors vary; all mean "try again"
+                log.warning("%s failed, retrying in %.1f s: %r", what, backoff, exc)
+            else:
+                return
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)

@@ -19,7 +19,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline.errors import StoreError
-from pipeline.store.migrations import INDIVIDUAL_COLUMNS, MIGRATIONS
+from pipeline.store.migrations import INDIVIDUAL_COLUMNS, MIGRATIONS, PROPERTY_COLUMNS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,6 +105,16 @@ class ClickHouseStore:
             f"{self.database}.individual_datastreams",
             columns,
             column_names=INDIVIDUAL_COLUMNS,
+            column_oriented=True,
+        )
+
+    async def insert_properties(self, columns: list[list[Any]]) -> None:
+        """Insert column lists in ``PROPERTY_COLUMNS`` order."""
+        await self._run(
+            self._client.insert,
+            f"{self.database}.properties",
+            columns,
+            column_names=PROPERTY_COLUMNS,
             column_oriented=True,
         )
 

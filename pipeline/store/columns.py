@@ -2,29 +2,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from pipeline.store.migrations import INDIVIDUAL_COLUMNS
+from pipeline.store.migrations import INDIVIDUAL_COLUMNS, PROPERTY_COLUMNS
+from pipeline.store.shapes import Shape, ShapeLookup
 
 _DOUBLE = frozenset({"double"})
 _LONG = frozenset({"integer", "longinteger", "datetime"})
+_BOOL = frozenset({"boolean"})
 _STRING = frozenset({"string", "binaryblob"})
 _DOUBLE_ARRAY = frozenset({"doublearray"})
 _LONG_ARRAY = frozenset({"integerarray", "longintegerarray", "datetimearray"})
+_BOOL_ARRAY = frozenset({"booleanarray"})
 _STRING_ARRAY = frozenset({"stringarray", "binaryblobarray"})
 
 
-def _rows(batches: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int]]:
-    """Storable readings with their stable ids: reading ``i`` of a batch is ``id_base + i``.
+def _rows(
+    batches: list[dict[str, Any]], shapes: ShapeLookup | None = None
+) -> tuple[list[dict[str, Any]], list[int], list[dict[str, Any]], list[int]]:
+    """Datastream rows and property rows with their stable ids (reading ``i`` is ``id_base + i``).
 
-    An object reading spreads into one row per key, each keeping the reading's id (the path
-    tells them apart). Unsets carry no value and are not time-series rows.
+    An object reading spreads into one row per member, typed by the interface's mapping (a guess
+    only when the interface is unknown) and keeping the reading's id (the path tells them
+    apart). Datastream unsets are not time-series rows; property unsets are kept as unsets.
     """
     rows: list[dict[str, Any]] = []
     ids: list[int] = []
+    props: list[dict[str, Any]] = []
+    prop_ids: list[int] = []
+    cache: dict[tuple[str, str, int], Shape | None] = {}
     for batch in batches:
         base = batch["id_base"]
         for index, reading in enumerate(batch["readings"]):
+            shape = None
+            if shapes is not None:
+                key = (reading["realm"], reading["interface"], reading["major"])
+                shape = cache[key] if key in cache else cache.setdefault(key, shapes(*key))
+            if shape is not None and shape.properties:
+                props.append(reading)
+                prop_ids.append(base + index)
+                continue
             value = reading["value"]
             if value is None:
                 continue
@@ -32,25 +50,26 @@ def _rows(batches: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int
                 rows.append(reading)
                 ids.append(base + index)
                 continue
-            for key, member in value.items():
+            members = shape.member_types if shape is not None else {}
+            for key_, member in value.items():
                 if member is None:
                     continue
                 rows.append(
                     {
                         **reading,
-                        "path": f"{reading['path']}/{key}",
-                        "value_type": _guess_type(member),
+                        "path": f"{reading['path'].rstrip('/')}/{key_}",
+                        "value_type": members.get(key_) or _guess_type(member),
                         "value": member,
                     }
                 )
                 ids.append(base + index)
-    return rows, ids
+    return rows, ids, props, prop_ids
 
 
 def _guess_type(value: object) -> str:
-    # Object members carry no mapping type in the ingest record yet; canonical values tell the
+    # Only for an object of an interface the registry no longer knows: canonical values tell the
     # family apart (arrays are homogeneous, so their first item tells theirs) except datetime,
-    # which lands as a longinteger until objects get their own table.
+    # which lands as a longinteger. Known interfaces give the mapping type.
     if isinstance(value, bool):
         return "boolean"
     if isinstance(value, int):
@@ -73,15 +92,30 @@ _ARRAY_OF = {
 }
 
 
-def individual_columns(batches: list[dict[str, Any]]) -> tuple[list[list[Any]], int]:
-    """Column lists (in ``INDIVIDUAL_COLUMNS`` order) for these batches, and the row count."""
-    rows, ids = _rows(batches)
-    types = [r["value_type"] for r in rows]
-    values = [r["value"] for r in rows]
-
+def _value_columns(types: list[str], values: list[Any]) -> list[list[Any]]:
     def pick(family: frozenset[str], default: Any) -> list[Any]:
         return [v if t in family else default for t, v in zip(types, values, strict=True)]
 
+    return [
+        pick(_DOUBLE, 0.0),
+        pick(_LONG, 0),
+        pick(_BOOL, False),
+        [_raw(v) if t in _STRING else b"" for t, v in zip(types, values, strict=True)],
+        pick(_DOUBLE_ARRAY, []),
+        pick(_LONG_ARRAY, []),
+        pick(_BOOL_ARRAY, []),
+        [[_raw(x) for x in v] if t in _STRING_ARRAY else [] for t, v in zip(types, values, strict=True)],
+    ]
+
+
+def _raw(value: str | bytes) -> bytes:
+    # clickhouse-connect writes a String column as text or as bytes, decided by its first value:
+    # strings and blobs share the column, so every value goes as bytes.
+    return value.encode() if isinstance(value, str) else value
+
+
+def _individual(rows: list[dict[str, Any]], ids: list[int]) -> list[list[Any]]:
+    types = [r["value_type"] for r in rows]
     columns = [
         [r["realm"] for r in rows],
         [r["device_id"] for r in rows],
@@ -92,20 +126,51 @@ def individual_columns(batches: list[dict[str, Any]]) -> tuple[list[list[Any]], 
         [r["timestamp"] for r in rows],
         [r["reception_timestamp"] for r in rows],
         ids,
-        pick(_DOUBLE, 0.0),
-        pick(_LONG, 0),
-        [v if t == "boolean" else False for t, v in zip(types, values, strict=True)],
-        [_raw(v) if t in _STRING else b"" for t, v in zip(types, values, strict=True)],
-        pick(_DOUBLE_ARRAY, []),
-        pick(_LONG_ARRAY, []),
-        [v if t == "booleanarray" else [] for t, v in zip(types, values, strict=True)],
-        [[_raw(x) for x in v] if t in _STRING_ARRAY else [] for t, v in zip(types, values, strict=True)],
+        *_value_columns(types, [r["value"] for r in rows]),
     ]
     assert len(columns) == len(INDIVIDUAL_COLUMNS)
-    return columns, len(rows)
+    return columns
 
 
-def _raw(value: str | bytes) -> bytes:
-    # clickhouse-connect writes a String column as text or as bytes, decided by its first value:
-    # strings and blobs share the column, so every value goes as bytes.
-    return value.encode() if isinstance(value, str) else value
+def _properties(rows: list[dict[str, Any]], ids: list[int]) -> list[list[Any]]:
+    types = [r["value_type"] for r in rows]
+    values = [r["value"] for r in rows]
+    columns = [
+        [r["realm"] for r in rows],
+        [r["device_id"] for r in rows],
+        [r["interface"] for r in rows],
+        [r["major"] for r in rows],
+        [r["path"] for r in rows],
+        types,
+        [v is None for v in values],
+        [r["reception_timestamp"] for r in rows],
+        ids,
+        # An unset fills no value column.
+        *_value_columns([t if v is not None else "" for t, v in zip(types, values, strict=True)], values),
+    ]
+    assert len(columns) == len(PROPERTY_COLUMNS)
+    return columns
+
+
+@dataclass(frozen=True, slots=True)
+class InsertColumns:
+    """Column lists of one flush: datastream rows and property rows, with their counts."""
+
+    individual: list[list[Any]]
+    individual_rows: int
+    properties: list[list[Any]]
+    property_rows: int
+
+
+def insert_columns(batches: list[dict[str, Any]], shapes: ShapeLookup | None) -> InsertColumns:
+    """Split batches into individual-table and properties-table columns, typed by ``shapes``."""
+    rows, ids, props, prop_ids = _rows(batches, shapes)
+    return InsertColumns(_individual(rows, ids), len(rows), _properties(props, prop_ids), len(props))
+
+
+def individual_columns(
+    batches: list[dict[str, Any]], shapes: ShapeLookup | None = None
+) -> tuple[list[list[Any]], int]:
+    """Column lists (in ``INDIVIDUAL_COLUMNS`` order) for these batches, and the row count."""
+    rows, ids, _, _ = _rows(batches, shapes)
+    return _individual(rows, ids), len(rows)

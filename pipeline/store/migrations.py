@@ -39,6 +39,37 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             """,
         ),
     ),
+    (
+        2,
+        (
+            # Properties: one row per (realm, device, interface, major, path); the latest reception wins
+            # (ReplacingMergeTree's version), so a replayed older value never overrides a newer one.
+            # An unset is a row with ``unset`` true: readers drop it, so the path is absent.
+            """
+            CREATE TABLE IF NOT EXISTS {db}.properties (
+                realm LowCardinality(String),
+                device_id String,
+                interface LowCardinality(String),
+                major UInt32,
+                path String,
+                value_type LowCardinality(String),
+                unset Bool,
+                reception_timestamp DateTime64(6, 'UTC'),
+                reading_id UInt64,
+                double_value Float64,
+                long_value Int64,
+                bool_value Bool,
+                string_value String,
+                double_array Array(Float64),
+                long_array Array(Int64),
+                bool_array Array(Bool),
+                string_array Array(String)
+            )
+            ENGINE = ReplacingMergeTree(reception_timestamp)
+            ORDER BY (realm, device_id, interface, major, path)
+            """,
+        ),
+    ),
 )
 
 # Columns of ``individual_datastreams`` an insert provides, in order.
@@ -60,4 +91,18 @@ INDIVIDUAL_COLUMNS: Final = (
     "long_array",
     "bool_array",
     "string_array",
+)
+
+# Columns of ``properties`` an insert provides, in order.
+PROPERTY_COLUMNS: Final = (
+    "realm",
+    "device_id",
+    "interface",
+    "major",
+    "path",
+    "value_type",
+    "unset",
+    "reception_timestamp",
+    "reading_id",
+    *INDIVIDUAL_COLUMNS[9:],
 )

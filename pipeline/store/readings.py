@@ -10,12 +10,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pipeline.store.clickhouse import ClickHouseStore
 
-_VALUE_COLUMNS = (
-    "value_type, double_value, long_value, bool_value, string_value, "
-    "double_array, long_array, bool_array, string_array"
+# Binary values come back as latin-1 text (one char per byte): the client would turn bytes that
+# are not UTF-8 into hex. ``json_value`` re-encodes them.
+_BLOB = "convertCharset({}, 'latin1', 'utf8')"
+VALUE_COLUMNS = (
+    "value_type, double_value, long_value, bool_value, "
+    f"if(value_type = 'binaryblob', {_BLOB.format('string_value')}, string_value), "
+    "double_array, long_array, bool_array, "
+    f"if(value_type = 'binaryblobarray', arrayMap(s -> {_BLOB.format('s')}, string_array), string_array)"
 )
-_TIMES = "toUnixTimestamp64Micro(timestamp), toUnixTimestamp64Micro(reception_timestamp)"
-_KEY = "realm = {realm:String} AND device_id = {device:String} AND interface = {interface:String}"
+TIMES = "toUnixTimestamp64Micro(timestamp), toUnixTimestamp64Micro(reception_timestamp)"
+# A negative major means any major.
+KEY = (
+    "realm = {realm:String} AND device_id = {device:String} AND interface = {interface:String} "
+    "AND ({major:Int64} < 0 OR major = {major:Int64})"
+)
 
 MAX_LIMIT = 10_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -23,19 +32,57 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One stored value with its times (microseconds since the epoch)."""
+    """One stored value (JSON form) with its times (microseconds since the epoch).
+
+    A downsampled point has no reception time; ``value_type`` lets the API apply its options.
+    """
 
     path: str
     value: Any
     timestamp: int
-    reception_timestamp: int
+    reception_timestamp: int | None
+    value_type: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "value": self.value,
-            "timestamp": iso_time(self.timestamp),
-            "reception_timestamp": iso_time(self.reception_timestamp),
-        }
+        out = {"value": self.value, "timestamp": iso_time(self.timestamp)}
+        if self.reception_timestamp is not None:
+            out["reception_timestamp"] = iso_time(self.reception_timestamp)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A time window and a row limit; without a lower bound the limit takes the newest rows."""
+
+    since: int | None = None
+    since_after: int | None = None
+    to: int | None = None
+    limit: int = MAX_LIMIT
+    offset: int = 0
+    """Rows to skip; paging uses it to resume inside a run of equal timestamps."""
+
+    @property
+    def newest_first(self) -> bool:
+        # Not Astarte's #2075, which takes the oldest.
+        return self.since is None and self.since_after is None
+
+    def where(self, params: dict[str, Any]) -> list[str]:
+        """SQL conditions on ``timestamp``, adding their values to ``params``."""
+        conditions = []
+        for name, op in (("since", ">="), ("since_after", ">"), ("to", "<")):
+            value = getattr(self, name)
+            if value is not None:
+                conditions.append(f"timestamp {op} fromUnixTimestamp64Micro({{{name}:Int64}})")
+                params[name] = value
+        params["limit"] = self.limit
+        params["offset"] = self.offset
+        return conditions
+
+    LIMIT = "LIMIT {limit:UInt32} OFFSET {offset:UInt32}"
+
+    @property
+    def order(self) -> str:
+        return "DESC" if self.newest_first else "ASC"
 
 
 def iso_time(micros: int) -> str:
@@ -85,7 +132,17 @@ def _raw(value: str | bytes) -> bytes:
 
 def _sample(row: tuple[Any, ...]) -> Sample:
     path, value_type = row[0], row[1]
-    return Sample(path, json_value(value_type, row[1:10]), row[10], row[11])
+    return Sample(path, json_value(value_type, row[1:10]), row[10], row[11], value_type)
+
+
+def key_params(realm: str, device_id: str, interface: str, major: int | None = None) -> dict[str, Any]:
+    """Parameters of ``KEY``, the condition naming one device's interface (of one major, if given)."""
+    return {
+        "realm": realm,
+        "device": device_id,
+        "interface": interface,
+        "major": -1 if major is None else major,
+    }
 
 
 async def path_samples(
@@ -95,49 +152,35 @@ async def path_samples(
     device_id: str,
     interface: str,
     path: str,
+    major: int | None = None,
     since: int | None = None,
     since_after: int | None = None,
     to: int | None = None,
     limit: int = MAX_LIMIT,
+    offset: int = 0,
 ) -> list[Sample]:
     """Values of one path in ascending time; with a limit and no lower bound, the latest ones."""
-    where = [_KEY, "path = {path:String}"]
-    params: dict[str, Any] = {
-        "realm": realm,
-        "device": device_id,
-        "interface": interface,
-        "path": path,
-        "limit": limit,
-    }
-    if since is not None:
-        where.append("timestamp >= fromUnixTimestamp64Micro({since:Int64})")
-        params["since"] = since
-    if since_after is not None:
-        where.append("timestamp > fromUnixTimestamp64Micro({since_after:Int64})")
-        params["since_after"] = since_after
-    if to is not None:
-        where.append("timestamp < fromUnixTimestamp64Micro({to:Int64})")
-        params["to"] = to
-    # Without a lower bound take the newest `limit` values (not Astarte's #2075, which takes the oldest).
-    newest_first = since is None and since_after is None
-    order = "DESC" if newest_first else "ASC"
+    window = Window(since, since_after, to, limit, offset)
+    params = {**key_params(realm, device_id, interface, major), "path": path}
+    where = [KEY, "path = {path:String}", *window.where(params)]
+    order = window.order
     sql = (
-        f"SELECT path, {_VALUE_COLUMNS}, {_TIMES} FROM {{db}}.individual_datastreams FINAL "
-        f"WHERE {' AND '.join(where)} ORDER BY timestamp {order}, reading_id {order} LIMIT {{limit:UInt32}}"
+        f"SELECT path, {VALUE_COLUMNS}, {TIMES} FROM {{db}}.individual_datastreams FINAL "
+        f"WHERE {' AND '.join(where)} ORDER BY timestamp {order}, reading_id {order} {window.LIMIT}"
     )
     samples = [_sample(row) for row in await store.query(sql, params)]
-    if newest_first:
+    if window.newest_first:
         samples.reverse()
     return samples
 
 
 async def latest_samples(
-    store: ClickHouseStore, *, realm: str, device_id: str, interface: str
+    store: ClickHouseStore, *, realm: str, device_id: str, interface: str, major: int | None = None
 ) -> list[Sample]:
     """The latest value of every path of one device's interface."""
     sql = (
-        f"SELECT path, {_VALUE_COLUMNS}, {_TIMES} FROM {{db}}.individual_datastreams FINAL "
-        f"WHERE {_KEY} ORDER BY path, timestamp DESC, reading_id DESC LIMIT 1 BY path"
+        f"SELECT path, {VALUE_COLUMNS}, {TIMES} FROM {{db}}.individual_datastreams FINAL "
+        f"WHERE {KEY} ORDER BY path, timestamp DESC, reading_id DESC LIMIT 1 BY path"
     )
-    params = {"realm": realm, "device": device_id, "interface": interface}
+    params = key_params(realm, device_id, interface, major)
     return [_sample(row) for row in await store.query(sql, params)]

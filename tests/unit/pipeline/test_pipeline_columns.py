@@ -97,7 +97,6 @@ def test_no_batches_give_empty_columns() -> None:
     assert columns == [[] for _ in INDIVIDUAL_COLUMNS]
 
 
-
 def stored(value: Any) -> Any:
     """How a value sits in its insert column: text goes as UTF-8 bytes (strings and blobs share columns)."""
     if isinstance(value, str):
@@ -105,6 +104,7 @@ def stored(value: Any) -> Any:
     if isinstance(value, list):
         return [stored(v) for v in value]
     return value
+
 
 @pytest.mark.parametrize(
     ("value_type", "value", "column"),
