@@ -95,3 +95,34 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     running = start_up(tmp_path_factory.mktemp("up") / "data")
     yield running
     running.stop()
+
+
+@dataclass
+class Provisioned:
+    """A fresh realm with interfaces installed and one registered device."""
+
+    realm: str
+    device_id: str
+    secret: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.realm}/{self.device_id}"
+
+
+def provision(platform: Running, *interfaces: dict[str, object], settle: float = 1.0) -> Provisioned:
+    """Create a realm, install ``interfaces``, register a device; wait for brokers to learn of them."""
+    import uuid
+
+    from schemas.names import random_device_id
+
+    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
+    with platform.client() as api:
+        assert api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}}).status_code == 201
+        for interface in interfaces:
+            answer = api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": interface})
+            assert answer.status_code == 201, answer.text
+        registered = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}})
+        assert registered.status_code == 201, registered.text
+    time.sleep(settle)  # brokers learn of new interfaces from the registry topic within a second
+    return Provisioned(realm, device_id, registered.json()["data"]["credentials_secret"])

@@ -12,14 +12,12 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Running
-from tests.helpers import random_device_id
+from tests.e2e.conftest import Provisioned, Running, provision
 
 SDK = "astarte-device-sdk==0.14.*"
 INTERFACES = Path(__file__).parents[1] / "data" / "sdk-interfaces" / "e2etest"
@@ -40,34 +38,32 @@ def sdk_python(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield python
 
 
-def test_the_sdk_pairs_connects_over_tls_and_sends_every_type(
-    platform: Running, sdk_python: Path, tmp_path: Path
-) -> None:
-    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
-    with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        for path in sorted(INTERFACES.glob("*.json")):
-            assert (
-                api.post(
-                    f"/realmmanagement/v1/{realm}/interfaces", json={"data": json.loads(path.read_text())}
-                ).status_code
-                == 201
-            )
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
-    time.sleep(1.0)
+def _sdk_device(
+    platform: Running, tmp_path: Path, **extra: object
+) -> tuple[Provisioned, dict[str, object], dict[str, str]]:
+    """A device in a realm with the SDK's e2e interfaces, the driver's arguments and its environment."""
+    device = provision(
+        platform, *(json.loads(path.read_text()) for path in sorted(INTERFACES.glob("*.json")))
+    )
     persistency = tmp_path / "sdk"
     persistency.mkdir()
     arguments = {
-        "realm": realm,
-        "device_id": device_id,
-        "secret": secret,
+        "realm": device.realm,
+        "device_id": device.device_id,
+        "secret": device.secret,
         "pairing_url": f"{platform.api}/pairing",
         "persistency_dir": str(persistency),
         "interfaces_dir": str(INTERFACES),
+        **extra,
     }
-    env = dict(os.environ) | {"SSL_CERT_FILE": str(platform.data_dir / "ca.pem")}
+    return device, arguments, dict(os.environ) | {"SSL_CERT_FILE": str(platform.data_dir / "ca.pem")}
+
+
+def test_the_sdk_pairs_connects_over_tls_and_sends_every_type(
+    platform: Running, sdk_python: Path, tmp_path: Path
+) -> None:
+    device, arguments, env = _sdk_device(platform, tmp_path)
+    realm, device_id = device.realm, device.device_id
     run = subprocess.run(
         [str(sdk_python), str(DRIVER), json.dumps(arguments)],
         capture_output=True,
@@ -135,27 +131,8 @@ def test_the_sdk_pairs_connects_over_tls_and_sends_every_type(
 def test_the_sdk_receives_server_owned_data_within_a_second(
     platform: Running, sdk_python: Path, tmp_path: Path
 ) -> None:
-    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
-    with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        for path in sorted(INTERFACES.glob("*.json")):
-            api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": json.loads(path.read_text())})
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
-    time.sleep(1.0)
-    persistency = tmp_path / "sdk"
-    persistency.mkdir()
-    arguments = {
-        "realm": realm,
-        "device_id": device_id,
-        "secret": secret,
-        "receive": 4,
-        "pairing_url": f"{platform.api}/pairing",
-        "persistency_dir": str(persistency),
-        "interfaces_dir": str(INTERFACES),
-    }
-    env = dict(os.environ) | {"SSL_CERT_FILE": str(platform.data_dir / "ca.pem")}
+    device, arguments, env = _sdk_device(platform, tmp_path, receive=4)
+    realm, device_id = device.realm, device.device_id
     driver = subprocess.Popen(
         [str(sdk_python), str(DRIVER), json.dumps(arguments)],
         stdout=subprocess.PIPE,

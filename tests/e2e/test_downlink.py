@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import queue
 import time
-import uuid
 from typing import Any
 
 import bson
 import paho.mqtt.client as mqtt
 
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import Running, provision
 from tests.helpers import random_device_id
 
 COMMANDS = {
@@ -50,24 +49,15 @@ SCENE = {
 
 
 def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
-    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
-    base = f"{realm}/{device_id}"
+    report = {**COMMANDS, "interface_name": "org.acme.Report", "ownership": "device"}
+    provisioned = provision(platform, COMMANDS, SETTINGS, SCENE, report)
+    realm, device_id, secret, base = (
+        provisioned.realm,
+        provisioned.device_id,
+        provisioned.secret,
+        provisioned.base,
+    )
     with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        for interface in (
-            COMMANDS,
-            SETTINGS,
-            SCENE,
-            {**COMMANDS, "interface_name": "org.acme.Report", "ownership": "device"},
-        ):
-            assert (
-                api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": interface}).status_code
-                == 201
-            )
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
-        time.sleep(1.0)
         received: queue.Queue[tuple[str, bytes, float]] = queue.Queue()
         device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=base)
         device.username_pw_set(base, secret)
@@ -131,19 +121,10 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
 def test_devices_subscribe_only_to_server_owned_interfaces_and_control(platform: Running) -> None:
     import threading
 
-    realm, device_id, other = f"r{uuid.uuid4().hex[:8]}", random_device_id(), random_device_id()
-    base = f"{realm}/{device_id}"
-    with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": COMMANDS})
-        api.post(
-            f"/realmmanagement/v1/{realm}/interfaces",
-            json={"data": {**COMMANDS, "interface_name": "org.acme.Report", "ownership": "device"}},
-        )
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
-    time.sleep(1.0)
+    provisioned = provision(
+        platform, COMMANDS, {**COMMANDS, "interface_name": "org.acme.Report", "ownership": "device"}
+    )
+    realm, secret, base, other = provisioned.realm, provisioned.secret, provisioned.base, random_device_id()
     answered = threading.Event()
     codes: list[Any] = []
     device = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=base)

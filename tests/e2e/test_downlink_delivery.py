@@ -5,14 +5,12 @@ from __future__ import annotations
 import queue
 import threading
 import time
-import uuid
 from typing import Any
 
 import bson
 import paho.mqtt.client as mqtt
 
-from tests.e2e.conftest import Running
-from tests.helpers import random_device_id
+from tests.e2e.conftest import Running, provision
 
 COMMANDS = {
     "interface_name": "org.acme.Orders",
@@ -55,15 +53,14 @@ class PersistentDevice:
 
 
 def test_unacknowledged_and_stored_downlink_reach_a_reconnecting_device(platform: Running) -> None:
-    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
-    base = f"{realm}/{device_id}"
+    provisioned = provision(platform, COMMANDS)
+    realm, device_id, secret, base = (
+        provisioned.realm,
+        provisioned.device_id,
+        provisioned.secret,
+        provisioned.base,
+    )
     with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": COMMANDS})
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
-        time.sleep(1.0)
         orders = f"/appengine/v1/{realm}/devices/{device_id}/interfaces/org.acme.Orders"
 
         silent = PersistentDevice(platform, base, secret, ack=False)

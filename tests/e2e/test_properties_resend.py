@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import queue
 import time
-import uuid
 
 import bson
 import paho.mqtt.client as mqtt
 
 from schemas.purge import decode_purge_list
-from tests.e2e.conftest import Running
-from tests.helpers import random_device_id
+from tests.e2e.conftest import Running, provision
 
 SETTINGS = {
     "interface_name": "org.acme.Config",
@@ -27,14 +25,14 @@ SETTINGS = {
 
 
 def test_empty_cache_resends_set_properties_and_the_purge_list(platform: Running) -> None:
-    realm, device_id = f"r{uuid.uuid4().hex[:8]}", random_device_id()
-    base = f"{realm}/{device_id}"
+    provisioned = provision(platform, SETTINGS, settle=0)
+    realm, device_id, secret, base = (
+        provisioned.realm,
+        provisioned.device_id,
+        provisioned.secret,
+        provisioned.base,
+    )
     with platform.client() as api:
-        api.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-        api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": SETTINGS})
-        secret = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}}).json()[
-            "data"
-        ]["credentials_secret"]
         appengine = f"/appengine/v1/{realm}/devices/{device_id}/interfaces/org.acme.Config"
         assert api.put(f"{appengine}/kitchen/name", json={"data": "Kitchen"}).status_code == 200
         assert api.put(f"{appengine}/kitchen/enabled", json={"data": True}).status_code == 200
