@@ -12,8 +12,10 @@ from typing import Annotated, Any
 
 import typer
 
+from pipeline.commands import auth as auth_commands
 from pipeline.commands import device as device_commands
 from pipeline.commands import interface as interface_commands
+from pipeline.commands import jwts as jwt_commands
 from pipeline.commands import utils as utils_commands
 from pipeline.settings import load_settings
 
@@ -22,6 +24,11 @@ app.add_typer(interface_commands.app, name="interface")
 app.add_typer(device_commands.app, name="device")
 app.add_typer(utils_commands.app, name="utils")
 app.command("send")(device_commands.send)
+app.add_typer(auth_commands.app, name="auth")
+app.add_typer(auth_commands.config_app, name="config")
+app.command("whoami")(auth_commands.whoami)
+utils_commands.app.command("gen-keypair")(jwt_commands.gen_keypair)
+utils_commands.app.command("gen-jwt")(jwt_commands.gen_jwt)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (HEADWATER_* variables override it).")

@@ -7,6 +7,7 @@ from typing import Any, Self
 
 import httpx
 
+from pipeline.commands import contexts
 from schemas.errors import HeadwaterError
 
 
@@ -22,6 +23,7 @@ class ApiClient:
     """Calls the API with an API key; errors come back as ApiError with the API's own words."""
 
     def __init__(self, url: str, key: str | None, *, timeout: float = 10.0) -> None:
+        key = key or contexts.key_for(url)  # without --key or HEADWATER_API_KEY: the config file's
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
 

@@ -71,6 +71,13 @@ class ApiSettings(BaseModel):
     port: int = 4000
 
 
+class AuthSettings(BaseModel):
+    """Users and API keys."""
+
+    # Lifetime of a new API key unless asked otherwise; only global admins may ask for a permanent one.
+    api_key_days: float = 30.0
+
+
 class WorkerSettings(BaseModel):
     """Stream processing workers."""
 
@@ -99,6 +106,7 @@ class Settings(BaseSettings):
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -81,6 +81,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 else None
             ),
             pki=Pki(settings.data_dir),
+            auth=settings.auth,
         )
         config = uvicorn.Config(
             create_app(platform, full=api),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
 from pipeline.api import (
+    accounts,
     appengine,
     devices,
     downlink,
@@ -17,8 +18,10 @@ from pipeline.api import (
     health,
     housekeeping,
     pairing,
+    realmconfig,
     realmmanagement,
 )
+from pipeline.settings import AuthSettings
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -43,6 +46,7 @@ class Platform:
     mqtts_url: str | None = None
     pki: Pki | None = None
     ready: bool = False
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
 
 def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
@@ -55,6 +59,8 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
         return app
     app.include_router(housekeeping.router, prefix="/housekeeping/v1")
     app.include_router(realmmanagement.router, prefix="/realmmanagement/v1/{realm}")
+    app.include_router(realmconfig.router, prefix="/realmmanagement/v1/{realm}")
+    app.include_router(accounts.router, prefix="/auth/v1")
     app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")

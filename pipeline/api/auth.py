@@ -1,4 +1,11 @@
-"""Who is calling: API keys as ``Authorization: Bearer <key>`` or ``X-API-KEY``."""
+"""Who is calling, and may they: API keys as ``Authorization: Bearer <key>`` or ``X-API-KEY``.
+
+Every route that takes ``Caller`` is checked against ``pipeline.permissions``:
+its method and path template name the access it needs, the ``realm`` (or
+housekeeping's ``name``) path parameter the realm. A missing or unknown key is
+401, a known key without the right 403. An Astarte JWT (``tokens``) is accepted
+instead of a key on a realm's API sets, where its claims decide.
+"""
 
 from __future__ import annotations
 
@@ -6,27 +13,82 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
-from pipeline.errors import UnauthorizedError
-from pipeline.registry import ApiKeyRecord
+from pipeline.api import tokens
+from pipeline.errors import ForbiddenError, NotFoundError, UnauthorizedError
+from pipeline.permissions import Access, grants, required
+from pipeline.registry import Accounts, ApiKeyRecord, Principal
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key a request carries, Bearer first."""
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            return credentials.strip()
+    return x_api_key or None
+
+
+def route_template(request: Request) -> str:
+    """The matched route's full path template, router prefixes included."""
+    # FastAPI 0.16x keeps included routes unprefixed and records the effective (prefixed) route here.
+    effective = (request.scope.get("fastapi") or {}).get("effective_route_context")
+    route = effective or request.scope.get("route")
+    return str(getattr(route, "path_format", None) or request.url.path)
+
+
+def route_access(request: Request) -> tuple[Access | None, str | None]:
+    """The access the matched route needs, and the realm it concerns."""
+    template = route_template(request)
+    access = required(request.method, template)
+    params = request.path_params
+    realm = params.get("realm")
+    if realm is None and template.startswith("/housekeeping/v1/realms/"):
+        realm = params.get("name")
+    return access, realm
 
 
 async def caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
-) -> ApiKeyRecord:
-    """The API key record of the caller; 401 when missing or unknown."""
-    key = x_api_key
-    if authorization:
-        scheme, _, credentials = authorization.partition(" ")
-        if scheme.lower() == "bearer" and credentials:
-            key = credentials.strip()
+) -> Principal:
+    """The caller behind the API key, allowed by the permission matrix for this route."""
+    key = presented_key(authorization, x_api_key)
     if not key:
-        raise UnauthorizedError("missing credentials: send Authorization: Bearer <api key>")
-    record: ApiKeyRecord | None = await request.app.state.platform.registry.verify_api_key(key)
-    if record is None:
+        raise UnauthorizedError("missing credentials: send Authorization: Bearer <api key> or X-API-KEY")
+    if tokens.looks_like_jwt(key):
+        return await _jwt_caller(request, key)
+    principal = await Accounts(request.app.state.platform.registry).principal(key)
+    if principal is None:
         raise UnauthorizedError("unknown, expired or revoked API key")
-    return record
+    access, realm = route_access(request)
+    if not grants(access, global_role=principal.global_role, realm_role=principal.role_in(realm)):
+        where = f" in realm {realm!r}" if realm else ""
+        raise ForbiddenError(f"API key {principal.id} may not {request.method} {request.url.path}{where}")
+    return principal
 
 
-Caller = Annotated[ApiKeyRecord, Depends(caller)]
+async def _jwt_caller(request: Request, token: str) -> Principal:
+    """An Astarte JWT: verified with the realm's public key, then its claims decide (not the matrix)."""
+    _, realm = route_access(request)
+    if realm is None or tokens.split_path(request.url.path) is None:
+        raise UnauthorizedError("JWTs are accepted on a realm's API sets only; send an API key")
+    try:
+        pem = (await request.app.state.platform.registry.get_realm(realm)).jwt_public_key_pem
+    except NotFoundError:
+        pem = None
+    if not pem:
+        raise UnauthorizedError(f"realm {realm!r} has no jwt_public_key_pem to verify JWTs with")
+    try:
+        claims = tokens.verify(token, pem)
+    except tokens.TokenError as exc:
+        raise UnauthorizedError(str(exc)) from exc
+    if not tokens.allows(claims, request.method, request.url.path):
+        raise ForbiddenError(f"the JWT's claims do not allow {request.method} {request.url.path}")
+    expires = claims.get("exp")
+    subject = str(claims.get("sub", "")) or None
+    record = ApiKeyRecord("jwt", "jwt", None, int(expires * 1e6) if expires else None, subject, realm)
+    return Principal(record, None)
+
+
+Caller = Annotated[Principal, Depends(caller)]

@@ -8,11 +8,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from pipeline.commands import contexts
+
 Url = Annotated[str, typer.Option("--url", envvar="HEADWATER_URL", help="Headwater API address.")]
 Key = Annotated[str | None, typer.Option("--key", envvar="HEADWATER_API_KEY", help="API key.")]
 Realm = Annotated[str, typer.Option("--realm", "-r", envvar="HEADWATER_REALM", help="Realm name.")]
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json.")]
-DEFAULT_URL = "http://127.0.0.1:4000"
+DEFAULT_URL = contexts.default_url()  # the config file's current context, else http://127.0.0.1:4000
 
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)

@@ -1,5 +1,6 @@
-"""The registry: realms, interfaces, devices and API keys, on SQLite or PostgreSQL."""
+"""The registry: realms, interfaces, devices, users and API keys, on SQLite or PostgreSQL."""
 
-from pipeline.registry.registry import ApiKeyRecord, DeviceRecord, RealmRecord, Registry
+from pipeline.registry.accounts import Accounts, ApiKeyRecord, Principal
+from pipeline.registry.registry import DeviceRecord, RealmRecord, Registry
 
-__all__ = ["ApiKeyRecord", "DeviceRecord", "RealmRecord", "Registry"]
+__all__ = ["Accounts", "ApiKeyRecord", "DeviceRecord", "Principal", "RealmRecord", "Registry"]

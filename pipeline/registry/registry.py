@@ -9,13 +9,14 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from pipeline.errors import ConflictError, NotFoundError, ValidationError
 from pipeline.registry import secrets
-from pipeline.registry.tables import api_keys, devices, interfaces, metadata, realms
+from pipeline.registry.accounts import Accounts, ApiKeyRecord
+from pipeline.registry.tables import devices, interfaces, metadata, realms
 from schemas.interface import Interface, interface_names_collide, parse_interface
 from schemas.upgrade import minor_upgrade_error
 
@@ -28,6 +29,8 @@ def _now_us() -> int:
 class RealmRecord:
     name: str
     jwt_public_key_pem: str | None
+    device_registration_limit: int | None = None
+    datastream_maximum_storage_retention: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,14 +40,6 @@ class DeviceRecord:
     first_registration: int
     first_credentials_request: int | None
     credentials_inhibited: bool
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRecord:
-    id: str
-    name: str
-    global_role: str | None
-    expires_at: int | None
 
 
 class Registry:
@@ -63,6 +58,7 @@ class Registry:
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         async with engine.begin() as conn:
             await conn.run_sync(metadata.create_all)
+            await conn.run_sync(_add_missing_columns)
         self._engine = engine
 
     async def stop(self) -> None:
@@ -104,7 +100,26 @@ class Registry:
             row = (await conn.execute(select(realms).where(realms.c.name == name))).first()
         if row is None:
             raise NotFoundError(f"realm {name!r} not found")
-        return RealmRecord(row.name, row.jwt_public_key_pem)
+        return RealmRecord(
+            row.name,
+            row.jwt_public_key_pem,
+            row.device_registration_limit,
+            row.datastream_maximum_storage_retention,
+        )
+
+    async def update_realm(self, name: str, **changes: Any) -> RealmRecord:
+        """Change a realm's fields (jwt_public_key_pem, device_registration_limit, ...); None clears."""
+        await self.get_realm(name)
+        if changes:
+            async with self.engine.begin() as conn:
+                await conn.execute(update(realms).where(realms.c.name == name).values(**changes))
+        return await self.get_realm(name)
+
+    async def delete_realm(self, name: str) -> None:
+        """Delete a realm and, by cascade, its interfaces, devices and memberships."""
+        await self.get_realm(name)
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(realms).where(realms.c.name == name))
 
     async def list_realms(self) -> list[str]:
         async with self.engine.connect() as conn:
@@ -217,7 +232,7 @@ class Registry:
 
     async def register_device(self, realm: str, device_id: str) -> str:
         """Register a device, or renew its secret while it has not asked for credentials."""
-        await self.get_realm(realm)
+        limit = (await self.get_realm(realm)).device_registration_limit
         secret = secrets.new_token()
         async with self.engine.begin() as conn:
             existing = (
@@ -228,6 +243,12 @@ class Registry:
                 )
             ).first()
             if existing is None:
+                if limit is not None:
+                    count = select(func.count()).select_from(devices).where(devices.c.realm == realm)
+                    if (await conn.execute(count)).scalar_one() >= limit:
+                        raise ValidationError(
+                            f"realm {realm!r} reached its device_registration_limit ({limit})"
+                        )
                 await conn.execute(
                     devices.insert().values(
                         realm=realm,
@@ -292,36 +313,36 @@ class Registry:
             row = (await conn.execute(query)).first()
         return row is not None and not row.credentials_inhibited and secrets.matches(secret, row.secret_hash)
 
-    # API keys
+    # API keys (kept here for their callers; users, memberships and keys live in ``accounts``)
+
+    @property
+    def accounts(self) -> Accounts:
+        return Accounts(self)
 
     async def create_api_key(
         self, name: str, *, global_role: str | None = None, expires_at: int | None = None
     ) -> tuple[str, ApiKeyRecord]:
         """A new API key, returned once in clear with its record."""
-        key, key_id = secrets.new_api_key()
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                api_keys.insert().values(
-                    id=key_id,
-                    key_hash=secrets.digest(key),
-                    name=name,
-                    global_role=global_role,
-                    created_at=_now_us(),
-                    expires_at=expires_at,
-                )
-            )
-        return key, ApiKeyRecord(key_id, name, global_role, expires_at)
+        return await self.accounts.create_api_key(name, global_role=global_role, expires_at=expires_at)
 
     async def verify_api_key(self, key: str) -> ApiKeyRecord | None:
         """The record of a valid (known, unrevoked, unexpired) key, else None."""
-        query = select(api_keys).where(api_keys.c.key_hash == secrets.digest(key))
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
-        if row is None or row.revoked_at is not None:
-            return None
-        if row.expires_at is not None and row.expires_at <= _now_us():
-            return None
-        return ApiKeyRecord(row.id, row.name, row.global_role, row.expires_at)
+        return await self.accounts.verify_api_key(key)
+
+
+def _add_missing_columns(sync_conn: Any) -> None:
+    # create_all makes missing tables only: registries made by an older version get new nullable columns.
+    existing = inspect(sync_conn)
+    for table in metadata.sorted_tables:
+        have = {column["name"] for column in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in have and column.nullable:
+                kind = column.type.compile(dialect=sync_conn.dialect)
+                # PostgreSQL's IF NOT EXISTS lets processes that start together both get here.
+                guard = "IF NOT EXISTS " if sync_conn.dialect.name == "postgresql" else ""
+                sync_conn.execute(
+                    text(f'ALTER TABLE "{table.name}" ADD COLUMN {guard}"{column.name}" {kind}')
+                )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
