@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -16,7 +17,7 @@ from pipeline.registry import Registry
 from pipeline.settings import KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
 
-POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+POSTGRES_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture(scope="session")
@@ -65,19 +66,47 @@ def _postgres_reachable() -> bool:
     return ports.accepts("127.0.0.1", 5432)
 
 
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """A database of this test session's own on the local PostgreSQL (dropped after), or None.
+
+    Test sessions may run side by side (a developer's and CI's), so none uses a shared database.
+    """
+    if not _postgres_reachable():
+        yield None
+        return
+    name = f"headwater_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    yield f"{POSTGRES_SERVER}/{name}"
+    asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(statement: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-async def registry(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Registry]:
+async def registry(
+    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: str | None
+) -> AsyncIterator[Registry]:
     """The registry on SQLite, and on PostgreSQL where a server answers on 127.0.0.1:5432."""
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path / 'registry.db'}"
     else:
-        if not _postgres_reachable():
+        if postgres_database is None:
             if os.environ.get("HEADWATER_TEST_REQUIRE_POSTGRES"):
                 pytest.fail(
                     "PostgreSQL is required (HEADWATER_TEST_REQUIRE_POSTGRES) but 127.0.0.1:5432 is closed"
                 )
             pytest.skip("no PostgreSQL server on 127.0.0.1:5432")
-        url = POSTGRES_URL
+        assert postgres_database is not None
+        url = postgres_database
         await _reset_postgres(url)
     async with Registry(url) as opened:
         yield opened
