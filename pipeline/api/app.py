@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 
 from pipeline.api import (
     accounts,
+    analytics,
     appengine,
     devices,
     downlink,
@@ -62,6 +63,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(realmconfig.router, prefix="/realmmanagement/v1/{realm}")
     app.include_router(accounts.router, prefix="/auth/v1")
     app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
+    app.include_router(analytics.router, prefix="/appengine/v1/{realm}")  # before appengine: path suffixes
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")
     app.include_router(downlink.router, prefix="/appengine/v1/{realm}")

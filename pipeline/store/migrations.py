@@ -70,6 +70,18 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             """,
         ),
     ),
+    (
+        3,
+        (
+            # Retention (a mapping's database_retention_ttl): each row carries its own lifetime, 0 for
+            # "keep forever", so one table serves every mapping; merges drop expired rows. The persist
+            # path fills it from ``pipeline.store.retention``; rows written without it keep forever.
+            "ALTER TABLE {db}.individual_datastreams "
+            "ADD COLUMN IF NOT EXISTS ttl_seconds UInt32 DEFAULT 0 CODEC(T64, ZSTD)",
+            "ALTER TABLE {db}.individual_datastreams "
+            "MODIFY TTL toDateTime(timestamp) + toIntervalSecond(ttl_seconds) WHERE ttl_seconds > 0",
+        ),
+    ),
 )
 
 # Columns of ``individual_datastreams`` an insert provides, in order.
