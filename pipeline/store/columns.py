@@ -114,7 +114,9 @@ def _raw(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
 
 
-def _individual(rows: list[dict[str, Any]], ids: list[int]) -> list[list[Any]]:
+def _individual(
+    rows: list[dict[str, Any]], ids: list[int], shapes: ShapeLookup | None = None
+) -> list[list[Any]]:
     types = [r["value_type"] for r in rows]
     columns = [
         [r["realm"] for r in rows],
@@ -127,9 +129,26 @@ def _individual(rows: list[dict[str, Any]], ids: list[int]) -> list[list[Any]]:
         [r["reception_timestamp"] for r in rows],
         ids,
         *_value_columns(types, [r["value"] for r in rows]),
+        _ttl_seconds(rows, shapes),
     ]
     assert len(columns) == len(INDIVIDUAL_COLUMNS)
     return columns
+
+
+def _ttl_seconds(rows: list[dict[str, Any]], shapes: ShapeLookup | None) -> list[int]:
+    """Each row's lifetime from its mapping's database_retention_ttl (0 keeps it forever)."""
+    if shapes is None:
+        return [0] * len(rows)
+    retentions: dict[tuple[str, str, int], Any] = {}
+    out: list[int] = []
+    for row in rows:
+        key = (row["realm"], row["interface"], row["major"])
+        if key not in retentions:
+            shape = shapes(*key)
+            retentions[key] = shape.retention if shape is not None else None
+        retention = retentions[key]
+        out.append(retention.seconds(row["path"]) if retention is not None else 0)
+    return out
 
 
 def _properties(rows: list[dict[str, Any]], ids: list[int]) -> list[list[Any]]:
@@ -165,7 +184,7 @@ class InsertColumns:
 def insert_columns(batches: list[dict[str, Any]], shapes: ShapeLookup | None) -> InsertColumns:
     """Split batches into individual-table and properties-table columns, typed by ``shapes``."""
     rows, ids, props, prop_ids = _rows(batches, shapes)
-    return InsertColumns(_individual(rows, ids), len(rows), _properties(props, prop_ids), len(props))
+    return InsertColumns(_individual(rows, ids, shapes), len(rows), _properties(props, prop_ids), len(props))
 
 
 def individual_columns(
@@ -173,4 +192,4 @@ def individual_columns(
 ) -> tuple[list[list[Any]], int]:
     """Column lists (in ``INDIVIDUAL_COLUMNS`` order) for these batches, and the row count."""
     rows, ids, _, _ = _rows(batches, shapes)
-    return _individual(rows, ids), len(rows)
+    return _individual(rows, ids, shapes), len(rows)

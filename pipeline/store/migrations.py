@@ -103,7 +103,11 @@ INDIVIDUAL_COLUMNS: Final = (
     "long_array",
     "bool_array",
     "string_array",
+    "ttl_seconds",
 )
+
+# The value columns both tables share, in order.
+VALUE_COLUMNS: Final = INDIVIDUAL_COLUMNS[9:17]
 
 # Columns of ``properties`` an insert provides, in order.
 PROPERTY_COLUMNS: Final = (
@@ -116,5 +120,5 @@ PROPERTY_COLUMNS: Final = (
     "unset",
     "reception_timestamp",
     "reading_id",
-    *INDIVIDUAL_COLUMNS[9:],
+    *VALUE_COLUMNS,
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipeline.errors import NotFoundError
+from pipeline.store.retention import Retention
 from schemas.interface import Interface, InterfaceType
 
 if TYPE_CHECKING:
@@ -32,11 +33,15 @@ class Shape:
     is_object: bool
     member_types: dict[str, str] = field(default_factory=dict)
     """For objects: member key (last endpoint token) to its mapping type."""
+    retention: Retention | None = field(default=None, compare=False)
+    """The lifetime of rows at each path (database_retention_ttl)."""
 
     @classmethod
     def of(cls, interface: Interface) -> Shape:
         members = {m.last_token: m.type.value for m in interface.mappings} if interface.is_object else {}
-        return cls(interface.type is InterfaceType.PROPERTIES, interface.is_object, members)
+        return cls(
+            interface.type is InterfaceType.PROPERTIES, interface.is_object, members, Retention.of(interface)
+        )
 
 
 ShapeLookup = Callable[[str, str, int], "Shape | None"]

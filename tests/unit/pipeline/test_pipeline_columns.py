@@ -77,6 +77,7 @@ def test_columns_follow_individual_columns_order() -> None:
         [],
         [],
         [],
+        0,
     ]
     assert INDIVIDUAL_COLUMNS[:9] == (
         "realm",
