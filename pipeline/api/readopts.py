@@ -35,6 +35,10 @@ def iso_micros(micros: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# How many points of a window downsample_to considers when no limit is given.
+DOWNSAMPLE_SCAN = 10_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class ReadOptions:
     """The parsed query parameters of a path read."""
@@ -106,7 +110,8 @@ def parse_options(query: Mapping[str, str]) -> ReadOptions:
         since=parse_time("since", query.get("since")),
         since_after=parse_time("since_after", query.get("since_after")),
         to=parse_time("to", query.get("to")),
-        limit=MAX_LIMIT if limit is None else limit,
+        # Downsampling looks at the whole window (up to DOWNSAMPLE_SCAN points), not the first page.
+        limit=limit if limit is not None else DOWNSAMPLE_SCAN if "downsample_to" in query else MAX_LIMIT,
         offset=offset or 0,
     )
     lower = window.since if window.since is not None else window.since_after

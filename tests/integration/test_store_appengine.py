@@ -287,6 +287,23 @@ async def test_downsample_to_keeps_the_peak_in_n_points(api: Api) -> None:
     assert data[0]["timestamp"] == ISO0
 
 
+async def test_downsample_to_looks_at_the_whole_window_not_the_first_page(api: Api) -> None:
+    # More points than one page (MAX_LIMIT); the first and last of the window must be considered.
+    count = 25_000
+    values = [float(i % 7) for i in range(count)]
+    values[-1] = 99.0
+    await api.store_readings(
+        "org.acme.Types", [("/v/double", "double", v, T0 + i * 1000) for i, v in enumerate(values)]
+    )
+
+    answer = await api.get("org.acme.Types", "/v/double", downsample_to="50")
+
+    data = answer.json()["data"]
+    assert len(data) == 50
+    assert data[0]["timestamp"] == ISO0
+    assert data[-1]["value"] == 99.0
+
+
 @pytest.mark.parametrize(
     ("path", "params", "reason"),
     [
