@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from pipeline.errors import ConflictError, NotFoundError, ValidationError
 from pipeline.registry import secrets
 from pipeline.registry.accounts import Accounts, ApiKeyRecord
-from pipeline.registry.tables import devices, interfaces, metadata, realms
+from pipeline.registry.tables import device_status, devices, interfaces, metadata, realms
 from schemas.interface import Interface, interface_names_collide, parse_interface
 from schemas.upgrade import minor_upgrade_error
 
@@ -211,12 +211,29 @@ class Registry:
         await self.get_interface(realm, name, major)
         if major != 0:
             raise ValidationError(f"interface {name} v{major}: only major version 0 can be deleted")
+        users = await self.devices_using(realm, name, major)
+        if users:
+            raise ConflictError(
+                f"interface {name} v{major} is in the introspection of {len(users)} device(s), "
+                f"e.g. {users[0]}: it cannot be deleted while in use"
+            )
         async with self.engine.begin() as conn:
             await conn.execute(
                 delete(interfaces).where(
                     interfaces.c.realm == realm, interfaces.c.name == name, interfaces.c.major == major
                 )
             )
+
+    async def devices_using(self, realm: str, name: str, major: int) -> list[str]:
+        """The devices whose last introspection declares ``name`` at ``major``."""
+        query = select(device_status.c.device_id, device_status.c.introspection).where(
+            device_status.c.realm == realm, device_status.c.introspection.contains(f'"{name}"')
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return sorted(
+            row.device_id for row in rows if json.loads(row.introspection).get(name, [None])[0] == major
+        )
 
     async def get_interface(self, realm: str, name: str, major: int) -> Interface:
         query = select(interfaces.c.definition).where(

@@ -59,3 +59,30 @@ async def test_api_keys_verify_until_they_expire(registry: Registry) -> None:
     assert verified is not None and verified.id == record.id and verified.global_role == "admin"
     assert await registry.verify_api_key(expired) is None
     assert await registry.verify_api_key(key + "x") is None
+
+
+async def test_a_draft_interface_in_a_devices_introspection_is_not_deleted(registry: Registry) -> None:
+    from pipeline.registry.status import DeviceStatusBook
+
+    await registry.create_realm("acme")
+    await registry.install_interface("acme", parse_interface(temperature_interface()))
+    device = random_device_id()
+    await registry.register_device("acme", device)
+    book = DeviceStatusBook(registry)
+
+    def introspection(text: str) -> dict[str, object]:
+        return {
+            "realm": "acme",
+            "device_id": device,
+            "type": "incoming_introspection",
+            "timestamp": 1,
+            "metadata": {"introspection": text},
+        }
+
+    await book.apply(introspection("org.acme.Temperature:0:1;org.acme.Other:1:0"))
+    with pytest.raises(ConflictError, match="in use"):
+        await registry.delete_interface("acme", "org.acme.Temperature", 0)
+    await book.apply(introspection("org.acme.Other:1:0"))
+    await registry.delete_interface("acme", "org.acme.Temperature", 0)
+
+    assert await registry.interfaces("acme") == []
