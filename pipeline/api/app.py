@@ -16,6 +16,7 @@ from pipeline.api import (
     devices,
     downlink,
     errors,
+    groups,
     health,
     housekeeping,
     pairing,
@@ -67,6 +68,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")
     app.include_router(downlink.router, prefix="/appengine/v1/{realm}")
+    app.include_router(groups.router, prefix="/appengine/v1/{realm}")
 
     @app.get("/swagger", include_in_schema=False)
     async def swagger() -> RedirectResponse:

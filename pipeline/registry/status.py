@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from pipeline.registry.groups import Groups
 from pipeline.registry.metadata import DeviceMetadata
 from pipeline.registry.tables import device_status, devices
 from pipeline.store.readings import iso_time
@@ -82,7 +83,7 @@ class DeviceStatusBook:
             "id": device_id,
             "aliases": await meta.aliases(realm, device_id),
             "attributes": await meta.attributes(realm, device_id),
-            "groups": [],
+            "groups": await Groups(self._registry).of_device(realm, device_id),
             "introspection": {
                 name: {
                     "major": major,

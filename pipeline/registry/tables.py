@@ -143,3 +143,13 @@ memberships = Table(
     ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
     ForeignKeyConstraint(["username"], ["users.username"], ondelete="CASCADE"),
 )
+
+# AppEngine groups: a group exists while it has devices.
+group_members = Table(
+    "group_members",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("group_name", String(128), primary_key=True),
+    Column("device_id", String(22), primary_key=True),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
