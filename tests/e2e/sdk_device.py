@@ -57,12 +57,33 @@ def main() -> None:
         if len(received) >= args.get("receive", 0):
             done.set()
 
-    device.set_events_callbacks(on_connected=lambda _device: connected.set(), on_data_received=on_data)
+    disconnected = threading.Event()
+    device.set_events_callbacks(
+        on_connected=lambda _device: connected.set(),
+        on_data_received=on_data,
+        on_disconnected=lambda _device, _rc: disconnected.set(),
+    )
     device.connect()
     if not connected.wait(20):
         print(json.dumps({"error": "not connected"}), flush=True)
         return
     print("ready", flush=True)
+    if args.get("reconnect"):
+        device.send(DATASTREAM, "/double_endpoint", 1.0, MOMENT)
+        time.sleep(1.0)
+        device.disconnect()
+        disconnected.wait(10)
+        device.remove_interface(AGGREGATE)  # while disconnected
+        connected.clear()
+        device.connect()
+        if not connected.wait(20):
+            print(json.dumps({"error": "not reconnected"}), flush=True)
+            return
+        device.send(DATASTREAM, "/double_endpoint", 2.0, MOMENT + datetime.timedelta(seconds=1))
+        time.sleep(2.0)
+        device.disconnect()
+        print(json.dumps({"sent": 2}), flush=True)
+        return
     if args.get("receive"):
         done.wait(20)
         device.disconnect()

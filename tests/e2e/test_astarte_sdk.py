@@ -184,3 +184,31 @@ def test_the_sdk_receives_server_owned_data_within_a_second(
     assert by_path[(f"{server}.ServerAggregate", "/sensor7")]["string_endpoint"] == "on"
     assert by_path[(f"{server}.ServerProperty", "/sensor7/integer_endpoint")] == 77
     assert max(at for *_, at in received) - sent_at[-1] < 1.0
+
+
+def test_the_sdk_survives_a_reconnect_with_an_interface_removed_while_offline(
+    platform: Running, sdk_python: Path, tmp_path: Path
+) -> None:
+    device, arguments, env = _sdk_device(platform, tmp_path, reconnect=True)
+    run = subprocess.run(
+        [str(sdk_python), str(DRIVER), json.dumps(arguments)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == {"sent": 2}, run.stdout + run.stderr[-3000:]
+    aggregate = "org.astarte-platform.python.e2etest.DeviceAggregate"
+    with platform.client() as api:
+        path = (
+            f"/appengine/v1/{device.realm}/devices/{device.device_id}/interfaces/{DATASTREAM}/double_endpoint"
+        )
+        deadline = time.monotonic() + 5
+        while len(values := [s["value"] for s in api.get(path).json()["data"]]) < 2:
+            assert time.monotonic() < deadline, values
+        status = api.get(f"/appengine/v1/{device.realm}/devices/{device.device_id}").json()["data"]
+
+    assert values == [1.0, 2.0]
+    assert aggregate not in status["introspection"] and DATASTREAM in status["introspection"]
+    assert aggregate in [previous["name"] for previous in status["previous_interfaces"]]
