@@ -17,20 +17,23 @@ from pipeline.commands import device as device_commands
 from pipeline.commands import interface as interface_commands
 from pipeline.commands import jwts as jwt_commands
 from pipeline.commands import query as query_commands
+from pipeline.commands import trigger as trigger_commands
 from pipeline.commands import utils as utils_commands
 from pipeline.settings import load_settings
 
 app = typer.Typer(help="Headwater: an Astarte-compatible IoT telemetry platform.", no_args_is_help=True)
 app.add_typer(interface_commands.app, name="interface")
-app.add_typer(device_commands.app, name="device")
-app.add_typer(utils_commands.app, name="utils")
-app.command("send")(device_commands.send)
 app.add_typer(auth_commands.app, name="auth")
 app.add_typer(auth_commands.config_app, name="config")
 app.command("whoami")(auth_commands.whoami)
 utils_commands.app.command("gen-keypair")(jwt_commands.gen_keypair)
 utils_commands.app.command("gen-jwt")(jwt_commands.gen_jwt)
+app.add_typer(device_commands.app, name="device")
+app.add_typer(utils_commands.app, name="utils")
 app.add_typer(query_commands.app, name="query")
+app.add_typer(trigger_commands.app, name="trigger")
+app.add_typer(trigger_commands.policy_app, name="policy")
+app.command("send")(device_commands.send)
 
 ConfigOption = Annotated[
     Path | None, typer.Option("--config", help="TOML settings file (HEADWATER_* variables override it).")

@@ -35,6 +35,7 @@ class Topics:
     registry: str
     downlink: str
     trigger_events: str
+    trigger_dlq: str = ""
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:
@@ -45,6 +46,7 @@ class Topics:
             registry=settings.topic("registry"),
             downlink=settings.topic("downlink"),
             trigger_events=settings.topic("trigger-events"),
+            trigger_dlq=settings.topic("trigger-dlq"),
         )
 
     def partitions(self, settings: KafkaSettings) -> dict[str, int]:
@@ -57,6 +59,7 @@ class Topics:
             self.registry: 1,
             self.downlink: device_partitions,
             self.trigger_events: device_partitions,
+            self.trigger_dlq: 1,
         }
 
 

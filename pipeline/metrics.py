@@ -45,3 +45,12 @@ def exposition(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry, path=str(multiprocess_dir))  # type: ignore[no-untyped-call]
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+triggers_fired = Counter("headwater_triggers_fired", "Trigger events queued for delivery", ["kind"])
+trigger_deliveries = Counter(
+    "headwater_trigger_deliveries",
+    "Trigger event delivery outcomes (delivered, retried, discarded, dead_letter, ...)",
+    ["outcome"],
+)
+trigger_delivery_seconds = Histogram("headwater_trigger_delivery_seconds", "Time of one webhook request")

@@ -18,11 +18,15 @@ from pipeline.changes import ChangeFollower
 from pipeline.pki import Pki
 from pipeline.registry import Registry
 from pipeline.registry.status import DeviceStatusBook
+from pipeline.registry.triggers import TriggerBook
 from pipeline.store.clickhouse import ClickHouseStore
 from pipeline.store.shapes import InterfaceShapes
 from topologies.app import create_app as create_faust_app
+from topologies.catalog import TriggerCatalog
 from topologies.device_state import DeviceStateTopology
 from topologies.persist import PersistTopology
+from topologies.triggers import TriggerTopology
+from topologies.webhooks import WebhookTopology
 
 if TYPE_CHECKING:
     from pipeline.settings import Settings
@@ -64,6 +68,29 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 shapes=shapes,
             )
             DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events)
+            book = TriggerBook(registry)
+            catalog = TriggerCatalog(registry, book)
+            trigger_follower = ChangeFollower(settings.kafka, topics.registry, catalog.on_change)
+            await trigger_follower.start()
+            stack.push_async_callback(trigger_follower.stop)
+            await catalog.load()
+            TriggerTopology(
+                app,
+                catalog,
+                producer,
+                ingest_topic=topics.ingest,
+                device_events_topic=topics.device_events,
+                trigger_events_topic=topics.trigger_events,
+            )
+            webhooks = WebhookTopology(
+                app,
+                catalog,
+                book,
+                producer,
+                trigger_events_topic=topics.trigger_events,
+                dead_letter_topic=topics.trigger_dlq,
+            )
+            stack.push_async_callback(webhooks.stop)
             await app.start()
             stack.push_async_callback(app.stop)
             log.info("persistence worker consuming %s", topics.ingest)

@@ -144,6 +144,41 @@ memberships = Table(
     ForeignKeyConstraint(["username"], ["users.username"], ondelete="CASCADE"),
 )
 
+# Installed triggers and delivery policies of each realm, as their Astarte JSON.
+triggers = Table(
+    "triggers",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("policy", String(128), nullable=True),
+    Column("installed_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
+)
+
+delivery_policies = Table(
+    "delivery_policies",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("definition", Text, nullable=False),
+    Column("installed_at", BigInteger, nullable=False),
+    ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
+)
+
+# Trigger events that could not be delivered (also on the trigger-dlq topic), kept for listing and
+# replay: the encoded TriggerEvent record with the reason.
+trigger_dead_letters = Table(
+    "trigger_dead_letters",
+    metadata,
+    Column("realm", String(48), primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("trigger_name", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("record", LargeBinary, nullable=False),
+    Column("dead_at", BigInteger, nullable=False),
+)
+
 # AppEngine groups: a group exists while it has devices.
 group_members = Table(
     "group_members",

@@ -1,0 +1,204 @@
+"""Trigger evaluation: ingest batches and device events in, TriggerEvent records out.
+
+Each reading is looked up in the ``TriggerIndex`` (its cost does not grow with
+triggers that cannot match it; a realm without triggers costs one lookup). Both
+reading phases are evaluated on arrival: ``stored`` triggers (value_stored,
+path_created, ...) fire alongside the persist agent's insert, not after it. The
+last value of a path is kept only where some trigger compares with it, in
+memory: it starts empty after a restart. An input record is acked only once
+every trigger event it fired was acknowledged by Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from pipeline import metrics
+from schemas.records import RecordError, device_events, ingest_batches, trigger_events
+from schemas.trigger_conditions import DeviceTriggerOn
+from schemas.trigger_index import ReadingPhase
+from schemas.trigger_records import data_record, device_record
+
+if TYPE_CHECKING:
+    import faust
+    from aiokafka import AIOKafkaProducer
+    from faust.types import StreamT
+
+    from topologies.catalog import TriggerCatalog
+
+log = logging.getLogger(__name__)
+
+_NO_GROUPS: frozenset[str] = frozenset()
+_DEVICE_KINDS = frozenset(kind.value for kind in DeviceTriggerOn)
+
+
+class TriggerTopology:
+    """The evaluation agents (readings and device events), registered on a faust app."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        catalog: TriggerCatalog,
+        producer: AIOKafkaProducer,
+        *,
+        ingest_topic: str,
+        device_events_topic: str,
+        trigger_events_topic: str,
+    ) -> None:
+        self._catalog = catalog
+        self._producer = producer
+        self._out = trigger_events_topic
+        self._ingest = ingest_batches()
+        self._events = device_events()
+        self._codec = trigger_events()
+        self._last: dict[tuple[str, str, str, int, str], object] = {}
+        readings = app.topic(ingest_topic, value_serializer="raw", key_serializer="raw")
+        events = app.topic(device_events_topic, value_serializer="raw", key_serializer="raw")
+        app.agent(readings, name="trigger-readings")(self._readings_agent)
+        app.agent(events, name="trigger-device-events")(self._events_agent)
+
+    async def _readings_agent(self, stream: StreamT[Any]) -> None:
+        # noack(): a batch is acked only once the events it fired are in Kafka.
+        manual: Any = stream.noack()  # type: ignore[attr-defined]
+        async with _InOrderAcks(manual) as acks:
+            async for event in manual.events():
+                try:
+                    batch = self._ingest.decode(event.value)
+                except RecordError as exc:
+                    log.error("trigger evaluation skips an undecodable ingest record: %s", exc)
+                    records = []
+                else:
+                    records = self.evaluate_batch(batch)
+                await acks.put(event, await self._send(records))
+
+    async def _events_agent(self, stream: StreamT[Any]) -> None:
+        manual: Any = stream.noack()  # type: ignore[attr-defined]
+        async with _InOrderAcks(manual) as acks:
+            async for event in manual.events():
+                try:
+                    record = self._events.decode(event.value)
+                except RecordError as exc:
+                    log.error("trigger evaluation skips an undecodable device event: %s", exc)
+                    records = []
+                else:
+                    records = self.evaluate_device_event(record)
+                await acks.put(event, await self._send(records))
+
+    def evaluate_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+        """The TriggerEvent records an ingest batch fires (updating the kept last values)."""
+        catalog, index = self._catalog, self._catalog.index
+        out: list[dict[str, Any]] = []
+        now_us = time.time_ns() // 1000
+        for i, reading in enumerate(batch["readings"]):
+            realm = reading["realm"]
+            if not catalog.has_triggers(realm):
+                continue
+            device_id, interface, major, path = (
+                reading["device_id"],
+                reading["interface"],
+                reading["major"],
+                reading["path"],
+            )
+            key = (realm, device_id, interface, major, path)
+            previous = self._last.get(key)
+            value = reading["value"]
+            for phase in (ReadingPhase.INCOMING, ReadingPhase.STORED):
+                for trigger in index.matches_for_reading(
+                    realm, device_id, _NO_GROUPS, interface, major, path, value, previous, phase
+                ):
+                    out.append(
+                        data_record(
+                            event_id=f"{batch['batch_id']}/{i}/{trigger.name}",
+                            realm=realm,
+                            trigger_name=trigger.name,
+                            policy=trigger.policy,
+                            event_type=trigger.event_type,
+                            reading=reading,
+                            previous_value=previous,
+                            now_us=now_us,
+                        )
+                    )
+            if index.needs_previous_value(
+                realm, device_id, _NO_GROUPS, interface=interface, major=major, path=path
+            ):
+                if value is None:
+                    self._last.pop(key, None)
+                else:
+                    self._last[key] = value
+            elif previous is not None:
+                self._last.pop(key, None)
+        return out
+
+    def evaluate_device_event(self, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """The TriggerEvent records a device event fires."""
+        realm, kind = record["realm"], record["type"]
+        if kind not in _DEVICE_KINDS or not self._catalog.has_triggers(realm):
+            return []
+        now_us = time.time_ns() // 1000
+        return [
+            device_record(
+                event_id=f"{realm}/{record['device_id']}/{kind}/{record['timestamp']}/{trigger.name}",
+                realm=realm,
+                trigger_name=trigger.name,
+                policy=trigger.policy,
+                device_event_record=record,
+                now_us=now_us,
+            )
+            for trigger in self._catalog.index.matches_for_device_event(
+                realm, record["device_id"], _NO_GROUPS, kind
+            )
+        ]
+
+    async def _send(self, records: list[dict[str, Any]]) -> list[asyncio.Future[Any]]:
+        """Queue the records with the producer (in order); the futures resolve when Kafka has them."""
+        pending = [
+            await self._producer.send(
+                self._out,
+                self._codec.encode(record),
+                key=f"{record['realm']}/{record['trigger_name']}".encode(),
+            )
+            for record in records
+        ]
+        for record in records:
+            metrics.triggers_fired.labels(record["event_type"]).inc()
+        return pending
+
+
+class _InOrderAcks:
+    """Acks input events in order once Kafka acknowledged what each produced.
+
+    Evaluation goes on while earlier produces are in flight (a produce round trip
+    per input record would cap the rate); at most ``limit`` events wait.
+    """
+
+    def __init__(self, stream: Any, limit: int = 1000) -> None:
+        self._stream = stream
+        self._queue: asyncio.Queue[tuple[Any, list[asyncio.Future[Any]]]] = asyncio.Queue(limit)
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> _InOrderAcks:
+        self._task = asyncio.create_task(self._run(), name="trigger evaluation acks")
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def put(self, event: Any, pending: list[asyncio.Future[Any]]) -> None:
+        await self._queue.put((event, pending))
+
+    async def _run(self) -> None:
+        while True:
+            event, pending = await self._queue.get()
+            try:
+                await asyncio.gather(*pending)
+            except Exception:  # left unacked: its offset is not committed, a restart redoes it
+                log.exception(
+                    "trigger events of %s@%d were not produced", event.message.tp, event.message.offset
+                )
+                continue
+            await self._stream.ack(event)
