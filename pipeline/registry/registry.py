@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from pipeline.errors import ConflictError, NotFoundError, ValidationError
 from pipeline.registry import secrets
 from pipeline.registry.accounts import Accounts, ApiKeyRecord
-from pipeline.registry.tables import device_status, devices, interfaces, metadata, realms
+from pipeline.registry.tables import device_status, devices, interfaces, metadata, realms, triggers
 from schemas.interface import Interface, interface_names_collide, parse_interface
+from schemas.triggers import parse_trigger
 from schemas.upgrade import minor_upgrade_error
 
 
@@ -217,6 +218,11 @@ class Registry:
                 f"interface {name} v{major} is in the introspection of {len(users)} device(s), "
                 f"e.g. {users[0]}: it cannot be deleted while in use"
             )
+        watchers = await self.triggers_using(realm, name, major)
+        if watchers:
+            raise ConflictError(
+                f"interface {name} v{major} is watched by trigger(s) {', '.join(watchers)}: delete them first"
+            )
         async with self.engine.begin() as conn:
             await conn.execute(
                 delete(interfaces).where(
@@ -233,6 +239,22 @@ class Registry:
             rows = (await conn.execute(query)).all()
         return sorted(
             row.device_id for row in rows if json.loads(row.introspection).get(name, [None])[0] == major
+        )
+
+    async def triggers_using(self, realm: str, name: str, major: int) -> list[str]:
+        """The triggers with a condition on ``name`` at ``major`` (or at any major)."""
+        query = select(triggers.c.name, triggers.c.definition).where(
+            triggers.c.realm == realm, triggers.c.definition.contains(name)
+        )
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return sorted(
+            row.name
+            for row in rows
+            if any(
+                leaf.interface_name == name and leaf.interface_major in (None, major)
+                for leaf in parse_trigger(row.definition).data_leaves()
+            )
         )
 
     async def get_interface(self, realm: str, name: str, major: int) -> Interface:

@@ -86,3 +86,35 @@ async def test_a_draft_interface_in_a_devices_introspection_is_not_deleted(regis
     await registry.delete_interface("acme", "org.acme.Temperature", 0)
 
     assert await registry.interfaces("acme") == []
+
+
+async def test_a_draft_interface_watched_by_a_trigger_is_not_deleted(registry: Registry) -> None:
+    from pipeline.registry.triggers import TriggerBook
+
+    await registry.create_realm("acme")
+    await registry.install_interface("acme", parse_interface(temperature_interface()))
+    book = TriggerBook(registry)
+    await book.install_trigger(
+        "acme",
+        {
+            "name": "too_hot",
+            "action": {"http_url": "http://127.0.0.1:9/hook", "http_method": "post"},
+            "simple_triggers": [
+                {
+                    "type": "data_trigger",
+                    "on": "incoming_data",
+                    "interface_name": "org.acme.Temperature",
+                    "interface_major": 0,
+                    "match_path": "/*",
+                    "value_match_operator": "*",
+                }
+            ],
+        },
+    )
+
+    with pytest.raises(ConflictError, match="too_hot"):
+        await registry.delete_interface("acme", "org.acme.Temperature", 0)
+    await book.delete_trigger("acme", "too_hot")
+    await registry.delete_interface("acme", "org.acme.Temperature", 0)
+
+    assert await registry.interfaces("acme") == []
