@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from pipeline.registry.groups import Groups
 from schemas.policies import DEFAULT_POLICY, DeliveryPolicy
 from schemas.trigger_errors import TriggerError
 from schemas.trigger_index import TriggerIndex
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+_NO_GROUPS: frozenset[str] = frozenset()
+
+
 class TriggerCatalog:
     """A ``TriggerIndex`` of every realm's triggers and a cache of their policies."""
 
@@ -32,16 +36,22 @@ class TriggerCatalog:
         self.index = TriggerIndex()
         self._per_realm: Counter[str] = Counter()
         self._policies: dict[tuple[str, str], DeliveryPolicy | None] = {}
+        self._groups: dict[tuple[str, str], frozenset[str]] = {}
 
     async def load(self) -> None:
         """Install every trigger of every realm (start the notice follower first)."""
         for realm, trigger in await self._book.all_triggers():
             await self._install(realm, trigger)
+        self._groups = await Groups(self._registry).memberships()
         log.info("trigger catalog holds %d triggers", len(self.index))
 
     def has_triggers(self, realm: str) -> bool:
         """False when nothing in the realm can fire, so its readings cost a dict lookup."""
         return self._per_realm[realm] > 0
+
+    def groups_of(self, realm: str, device_id: str) -> frozenset[str]:
+        """The groups a device belongs to (for group_name-scoped triggers)."""
+        return self._groups.get((realm, device_id), _NO_GROUPS)
 
     def trigger(self, realm: str, name: str) -> Trigger | None:
         return self.index.get(realm, name)
@@ -63,6 +73,9 @@ class TriggerCatalog:
             trigger = await self._book.find_trigger(realm, name)
             if trigger is not None:
                 await self._install(realm, trigger)
+        elif kind == "group":
+            kept = {key: names for key, names in self._groups.items() if key[0] != realm}
+            self._groups = kept | await Groups(self._registry).memberships(realm)
         elif kind == "policy":
             self._policies.pop((realm, name), None)
         elif kind in ("interface", "realm"):

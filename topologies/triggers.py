@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_NO_GROUPS: frozenset[str] = frozenset()
 _DEVICE_KINDS = frozenset(kind.value for kind in DeviceTriggerOn)
 
 
@@ -103,11 +102,12 @@ class TriggerTopology:
                 reading["path"],
             )
             key = (realm, device_id, interface, major, path)
+            groups = catalog.groups_of(realm, device_id)
             previous = self._last.get(key)
             value = reading["value"]
             for phase in (ReadingPhase.INCOMING, ReadingPhase.STORED):
                 for trigger in index.matches_for_reading(
-                    realm, device_id, _NO_GROUPS, interface, major, path, value, previous, phase
+                    realm, device_id, groups, interface, major, path, value, previous, phase
                 ):
                     out.append(
                         data_record(
@@ -122,7 +122,7 @@ class TriggerTopology:
                         )
                     )
             if index.needs_previous_value(
-                realm, device_id, _NO_GROUPS, interface=interface, major=major, path=path
+                realm, device_id, groups, interface=interface, major=major, path=path
             ):
                 if value is None:
                     self._last.pop(key, None)
@@ -148,7 +148,7 @@ class TriggerTopology:
                 now_us=now_us,
             )
             for trigger in self._catalog.index.matches_for_device_event(
-                realm, record["device_id"], _NO_GROUPS, kind
+                realm, record["device_id"], self._catalog.groups_of(realm, record["device_id"]), kind
             )
         ]
 

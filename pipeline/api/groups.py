@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline.api.auth import Caller
 from pipeline.api.models import Envelope
+from pipeline.changes import announce
 from pipeline.registry.groups import Groups
 
 router = APIRouter(tags=["appengine"])
@@ -23,6 +24,12 @@ class GroupCreate(BaseModel):
 class GroupDevice(BaseModel):
     model_config = ConfigDict(extra="ignore")
     device_id: str
+
+
+async def _announce(request: Request, realm: str, group_name: str) -> None:
+    # Trigger evaluation scopes group_name triggers by membership; it follows these notices.
+    platform = request.app.state.platform
+    await announce(platform.producer, platform.topics.registry, "group", realm, group_name)
 
 
 def _groups(request: Request) -> Groups:
@@ -42,6 +49,7 @@ async def create_group(
     """Create a group with its first devices."""
     await request.app.state.platform.registry.get_realm(realm)
     await _groups(request).create(realm, body.data.group_name, body.data.devices)
+    await _announce(request, realm, body.data.group_name)
     return {"data": body.data.model_dump()}
 
 
@@ -61,6 +69,7 @@ async def add_device(
     request: Request, realm: str, group_name: str, body: Envelope[GroupDevice], _caller: Caller
 ) -> dict[str, Any]:
     await _groups(request).add(realm, group_name, body.data.device_id)
+    await _announce(request, realm, group_name)
     return {"data": body.data.model_dump()}
 
 
@@ -69,4 +78,5 @@ async def remove_device(
     request: Request, realm: str, group_name: str, device_id: str, _caller: Caller
 ) -> Response:
     await _groups(request).remove(realm, group_name, device_id)
+    await _announce(request, realm, group_name)
     return Response(status_code=204)

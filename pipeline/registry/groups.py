@@ -92,6 +92,17 @@ class Groups:
         if result.rowcount == 0:
             raise NotFoundError(f"device {device_id} is not in group {name!r}")
 
+    async def memberships(self, realm: str | None = None) -> dict[tuple[str, str], frozenset[str]]:
+        """``(realm, device_id)`` to the device's groups, for one realm or all."""
+        query = select(group_members.c.realm, group_members.c.device_id, group_members.c.group_name)
+        if realm is not None:
+            query = query.where(group_members.c.realm == realm)
+        found: dict[tuple[str, str], set[str]] = {}
+        async with self._registry.engine.connect() as conn:
+            for row in await conn.execute(query):
+                found.setdefault((row.realm, row.device_id), set()).add(row.group_name)
+        return {key: frozenset(names) for key, names in found.items()}
+
     async def of_device(self, realm: str, device_id: str) -> list[str]:
         query = (
             select(group_members.c.group_name)
