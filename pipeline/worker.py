@@ -67,7 +67,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_interval=settings.worker.flush_interval_ms / 1000,
                 shapes=shapes,
             )
-            DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events)
+            DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events, producer)
             book = TriggerBook(registry)
             catalog = TriggerCatalog(registry, book)
             trigger_follower = ChangeFollower(settings.kafka, topics.registry, catalog.on_change)

@@ -127,6 +127,9 @@ def device_record(
         error_name=device_event_record.get("error_name"),
         metadata=metadata,
         introspection_map=introspection if isinstance(introspection, dict) else None,
+        interface=metadata.get("interface"),
+        major_version=int(metadata["major_version"]) if "major_version" in metadata else None,
+        minor_version=int(metadata["minor_version"]) if "minor_version" in metadata else None,
     )
     return _record(
         body,

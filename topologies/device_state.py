@@ -16,6 +16,7 @@ from schemas.records import RecordError, device_events
 
 if TYPE_CHECKING:
     import faust
+    from aiokafka import AIOKafkaProducer
     from faust.types import StreamT
 
     from pipeline.registry.status import DeviceStatusBook
@@ -27,8 +28,16 @@ MAX_BACKOFF = 5.0
 class DeviceStateTopology:
     """The device-state agent, registered on a faust app."""
 
-    def __init__(self, app: faust.App, book: DeviceStatusBook, events_topic: str) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        book: DeviceStatusBook,
+        events_topic: str,
+        producer: AIOKafkaProducer | None = None,
+    ) -> None:
         self._book = book
+        self._producer = producer
+        self._topic = events_topic
         self._codec = device_events()
         topic = app.topic(events_topic, value_serializer="raw", key_serializer="raw")
         app.agent(topic, name="device-state")(self._agent)
@@ -42,15 +51,22 @@ class DeviceStateTopology:
             except RecordError as exc:
                 log.error("skipping an undecodable device event at offset %d: %s", event.message.offset, exc)
             else:
-                await self._apply(record)
+                for implied in await self._apply(record):
+                    await self._publish(implied)
             await manual.ack(event)
 
-    async def _apply(self, record: dict[str, Any]) -> None:
+    async def _publish(self, record: dict[str, Any]) -> None:
+        # Implied events (an interface added, removed or updated) go back on the device-events topic,
+        # where trigger evaluation sees them like any other device event.
+        if self._producer is not None:
+            key = f"{record['realm']}/{record['device_id']}".encode()
+            await self._producer.send_and_wait(self._topic, self._codec.encode(record), key=key)
+
+    async def _apply(self, record: dict[str, Any]) -> list[dict[str, Any]]:
         backoff = 0.1
         while True:
             try:
-                await self._book.apply(record)
-                return
+                return await self._book.apply(record)
             except SQLAlchemyError as exc:
                 log.warning("registry refused a device event, retrying in %.1f s: %s", backoff, exc)
                 await asyncio.sleep(backoff)

@@ -7,6 +7,7 @@ as ``Authorization: Bearer <secret>``, as the Astarte SDKs send it.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
@@ -18,6 +19,7 @@ from pipeline.api.models import AgentRegistration, Envelope
 from pipeline.changes import announce
 from pipeline.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from schemas.names import device_id_error
+from schemas.records import device_events
 
 router = APIRouter(tags=["pairing"])
 PROTOCOL = "astarte_mqtt_v1"
@@ -41,7 +43,22 @@ async def register_device(
     problem = device_id_error(body.data.hw_id)
     if problem:
         raise ValidationError(problem)
-    secret = await request.app.state.platform.registry.register_device(realm, body.data.hw_id)
+    platform = request.app.state.platform
+    secret = await platform.registry.register_device(realm, body.data.hw_id)
+    record = device_events().encode(
+        {
+            "timestamp": time.time_ns() // 1000,
+            "realm": realm,
+            "device_id": body.data.hw_id,
+            "type": "device_registered",
+            "ip_address": None,
+            "error_name": None,
+            "metadata": {},
+        }
+    )
+    await platform.producer.send_and_wait(
+        platform.topics.device_events, record, key=f"{realm}/{body.data.hw_id}".encode()
+    )
     return {"data": {"credentials_secret": secret}}
 
 

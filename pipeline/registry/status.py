@@ -27,8 +27,12 @@ class DeviceStatusBook:
     def __init__(self, registry: Registry) -> None:
         self._registry = registry
 
-    async def apply(self, event: dict[str, Any]) -> None:
-        """Fold one device event (a decoded DeviceEvent record) into the device's status."""
+    async def apply(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Fold one device event (a decoded DeviceEvent record) into the device's status.
+
+        Returns the events it implies: interface_added, interface_removed and
+        interface_minor_updated when an introspection changed the device's interfaces.
+        """
         realm, device_id, kind, at = event["realm"], event["device_id"], event["type"], event["timestamp"]
         metadata = event.get("metadata") or {}
         async with self._registry.engine.begin() as conn:
@@ -40,7 +44,7 @@ class DeviceStatusBook:
                 )
             ).first()
             if known is None:
-                return  # a device deleted since: nothing to keep
+                return []  # a device deleted since: nothing to keep
             row = (
                 await conn.execute(
                     select(device_status).where(
@@ -64,6 +68,13 @@ class DeviceStatusBook:
                     .where(device_status.c.realm == realm, device_status.c.device_id == device_id)
                     .values(**values)
                 )
+        if kind != "incoming_introspection" or "introspection" not in values:
+            return []
+        before = {name: (v[0], v[1]) for name, v in json.loads(row.introspection).items()}
+        return [
+            {**event, "type": change, "metadata": fields}
+            for change, fields in interface_changes(before, json.loads(values["introspection"]))
+        ]
 
     async def status(self, realm: str, device_id: str) -> dict[str, Any]:
         """Astarte's device status document."""
@@ -159,3 +170,22 @@ def _changes(row: Any, kind: str, at: int, ip: str | None, metadata: dict[str, s
         previous = json.loads(row.previous_interfaces) + dropped
         return {"introspection": json.dumps(parsed), "previous_interfaces": json.dumps(previous)}
     return {}
+
+
+def interface_changes(
+    before: dict[str, tuple[int, int]], after: dict[str, list[int]]
+) -> list[tuple[str, dict[str, str]]]:
+    """The interface events between two introspections, with each interface and version (pure)."""
+    changes: list[tuple[str, dict[str, str]]] = []
+    for name, (major, minor) in after.items():
+        previous = before.get(name)
+        fields = {"interface": name, "major_version": str(major), "minor_version": str(minor)}
+        if previous is None or previous[0] != major:
+            changes.append(("interface_added", fields))
+        elif previous[1] != minor:
+            changes.append(("interface_minor_updated", fields))
+    for name, (major, minor) in before.items():
+        if name not in after or after[name][0] != major:
+            fields = {"interface": name, "major_version": str(major), "minor_version": str(minor)}
+            changes.append(("interface_removed", fields))
+    return changes
