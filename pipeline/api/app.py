@@ -24,6 +24,7 @@ from pipeline.api import (
     realmmanagement,
     triggers,
 )
+from pipeline.api.aliases import AliasPaths
 from pipeline.settings import AuthSettings
 
 if TYPE_CHECKING:
@@ -56,6 +57,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     """The FastAPI app with every router mounted under Astarte's prefixes (only health if not ``full``)."""
     app = FastAPI(title="Headwater", version=health.VERSION, description=health.DESCRIPTION)
     app.state.platform = platform
+    app.add_middleware(AliasPaths)
     errors.install(app)
     app.include_router(health.router)
     if not full:
