@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from amqtt.broker import Broker
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.mqtt.puback import PubackPacket
 from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
 from amqtt.mqtt.pubrel import PubrelPacket
@@ -42,11 +41,17 @@ Authenticator = Callable[[DeviceIdentity, str | None], Awaitable[bool]]
 _ISSUER = "_headwater_issuer"
 
 
+# A PUBACK: packet type 4, remaining length 2, then the packet id.
+_PUBACK = b"\x40\x02"
+
+
 class DeviceHandler(BrokerProtocolHandler):
     """A device connection's protocol handler; its PUBLISH flow is Headwater's."""
 
     gateway: HeadwaterBroker
     _qos2_stored: set[int]
+    _pending_acks: bytearray
+    _ack_scheduled: bool
     _counts: Counts
 
     async def handle_publish(self, publish_packet: PublishPacket) -> None:
@@ -72,7 +77,7 @@ class DeviceHandler(BrokerProtocolHandler):
         if packet_id is None:
             return
         if qos == 1:
-            await self._send_packet(PubackPacket.build(packet_id))
+            self._acknowledge(packet_id)
         elif qos == 2:
             self._qos2_stored.add(packet_id)
             await self._send_packet(PubrecPacket.build(packet_id))
@@ -118,6 +123,21 @@ class DeviceHandler(BrokerProtocolHandler):
             return await waiter
         finally:
             waiters.pop(packet_id, None)
+
+    def _acknowledge(self, packet_id: int) -> None:
+        # One write for all the PUBACKs ready in this turn of the event loop, instead of amqtt's
+        # per-packet lock, drain, timer reset and plugin event (the broker's write timeout is a no-op).
+        self._pending_acks += _PUBACK + packet_id.to_bytes(2, "big")
+        if not self._ack_scheduled:
+            self._ack_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush_acknowledgements)
+
+    def _flush_acknowledgements(self) -> None:
+        self._ack_scheduled = False
+        data, self._pending_acks = bytes(self._pending_acks), bytearray()
+        stream = getattr(self.writer, "_writer", None)
+        if data and stream is not None and not stream.is_closing():
+            stream.write(data)
 
     async def handle_pubrel(self, pubrel: PubrelPacket) -> None:
         packet_id = pubrel.packet_id
@@ -194,6 +214,8 @@ class HeadwaterBroker(Broker):
         handler.__class__ = DeviceHandler
         handler.gateway = self
         handler._qos2_stored = set()
+        handler._pending_acks = bytearray()
+        handler._ack_scheduled = False
         handler._counts = {}
         return handler, session
 
