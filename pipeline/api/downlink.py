@@ -27,7 +27,16 @@ from schemas.records import downlinks, ingest_batches
 router = APIRouter(tags=["appengine"])
 
 
-async def _compiled(request: Request, realm: str, device_id: str, name: str) -> CompiledInterface:
+_WRONG_METHOD = {
+    InterfaceType.DATASTREAM: "{name} is a properties interface: set its values with PUT, unset with DELETE",
+    InterfaceType.PROPERTIES: "{name} is a datastream interface: send its values with POST",
+}
+
+
+async def _compiled(
+    request: Request, realm: str, device_id: str, name: str, kind: InterfaceType
+) -> CompiledInterface:
+    """The server-owned interface ``name`` of the device's realm, which must be of ``kind``."""
     registry = request.app.state.platform.registry
     await registry.get_device(realm, device_id)
     installed = [i for _, i in await registry.interfaces(realm) if i.name == name]
@@ -36,6 +45,8 @@ async def _compiled(request: Request, realm: str, device_id: str, name: str) -> 
     interface = max(installed, key=lambda i: i.major)
     if interface.ownership is not Ownership.SERVER:
         raise ValidationError(f"interface {name} is device-owned: only the device writes it")
+    if interface.type is not kind:
+        raise ValidationError(_WRONG_METHOD[kind].format(name=name))
     return CompiledInterface(interface)
 
 
@@ -123,9 +134,7 @@ async def send_datastream(
     _caller: Caller,
 ) -> dict[str, Any]:
     """Send a value (or an object, at the object's path) on a server-owned datastream."""
-    compiled = await _compiled(request, realm, device_id, interface)
-    if compiled.interface.type is not InterfaceType.DATASTREAM:
-        raise ValidationError(f"{interface} is a properties interface: set its values with PUT")
+    compiled = await _compiled(request, realm, device_id, interface, InterfaceType.DATASTREAM)
     decoded = _decode(compiled, _path(path), body.data)
     await _send(request, realm, device_id, compiled, _path(path), decoded)
     return {"data": body.data}
@@ -142,9 +151,7 @@ async def set_property(
     _caller: Caller,
 ) -> dict[str, Any]:
     """Set a server-owned property."""
-    compiled = await _compiled(request, realm, device_id, interface)
-    if compiled.interface.type is not InterfaceType.PROPERTIES:
-        raise ValidationError(f"{interface} is a datastream interface: send its values with POST")
+    compiled = await _compiled(request, realm, device_id, interface, InterfaceType.PROPERTIES)
     if body.data is None:
         raise ValidationError("a property value cannot be null; DELETE unsets it")
     decoded = _decode(compiled, _path(path), body.data)
@@ -160,9 +167,7 @@ async def unset_property(
     request: Request, realm: str, device_id: str, interface: str, path: str, _caller: Caller
 ) -> Response:
     """Unset a server-owned property (its mapping must allow it); the device gets an empty payload."""
-    compiled = await _compiled(request, realm, device_id, interface)
-    if compiled.interface.type is not InterfaceType.PROPERTIES:
-        raise ValidationError(f"{interface} is a datastream interface: only properties can be unset")
+    compiled = await _compiled(request, realm, device_id, interface, InterfaceType.PROPERTIES)
     decoded = _decode(compiled, _path(path), None)
     await ServerProperties(request.app.state.platform.registry).unset(
         realm, device_id, interface, _path(path)
