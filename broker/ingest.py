@@ -17,7 +17,7 @@ from pipeline import metrics
 from schemas.interface import Ownership
 from schemas.introspection import parse_introspection
 from schemas.payload import DeviceErrorName, Rejection
-from schemas.purge import decode_purge_list
+from schemas.purge import PRODUCER_PURGE, decode_purge_list
 from schemas.records import dead_letters, device_events
 
 if TYPE_CHECKING:
@@ -172,7 +172,10 @@ class Ingest:
                 await self.on_empty_cache(identity)
         elif path == "/producer/properties":
             entries = decode_purge_list(payload)
-            if isinstance(entries, str):
+            if isinstance(entries, list):
+                # The worker, which owns the properties, unsets the device-owned ones not listed.
+                await self.event(identity, PRODUCER_PURGE, metadata={"kept": ";".join(entries)})
+            else:
                 await self.reject(
                     identity,
                     topic,

@@ -6,9 +6,10 @@ also serves the API that reads it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from contextlib import AsyncExitStack
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -20,7 +21,9 @@ from pipeline.registry import Registry
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.registry.triggers import TriggerBook
 from pipeline.store.clickhouse import ClickHouseStore
+from pipeline.store.properties import purge_properties
 from pipeline.store.shapes import InterfaceShapes
+from schemas.interface import Ownership
 from topologies.app import create_app as create_faust_app
 from topologies.catalog import TriggerCatalog
 from topologies.device_state import DeviceStateTopology
@@ -67,7 +70,13 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_interval=settings.worker.flush_interval_ms / 1000,
                 shapes=shapes,
             )
-            DeviceStateTopology(app, DeviceStatusBook(registry), topics.device_events, producer)
+            DeviceStateTopology(
+                app,
+                DeviceStatusBook(registry),
+                topics.device_events,
+                producer,
+                purge=functools.partial(_purge_properties, registry, store, shapes),
+            )
             book = TriggerBook(registry)
             catalog = TriggerCatalog(registry, book)
             trigger_follower = ChangeFollower(settings.kafka, topics.registry, catalog.on_change)
@@ -120,3 +129,26 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
         server = uvicorn.Server(config)
         platform.ready = True
         await server.serve()
+
+
+async def _purge_properties(
+    registry: Registry, store: ClickHouseStore, shapes: InterfaceShapes, event: dict[str, Any]
+) -> None:
+    """Apply a device's producer purge list: unset its device-owned properties it did not list."""
+    realm, device_id = event["realm"], event["device_id"]
+    kept = {entry for entry in (event.get("metadata") or {}).get("kept", "").split(";") if entry}
+    interfaces = [interface for _, interface in await registry.interfaces(realm)]
+    for interface in interfaces:
+        shapes.put(realm, interface)  # the unsets are typed like the properties they replace
+    owned = {interface.name for interface in interfaces if interface.ownership is Ownership.DEVICE}
+    dropped = await purge_properties(
+        store,
+        shapes.get,
+        realm=realm,
+        device_id=device_id,
+        kept=kept,
+        device_owned=owned.__contains__,
+        at_us=event["timestamp"],
+    )
+    if dropped:
+        log.info("producer purge of %s/%s unset %d properties", realm, device_id, dropped)

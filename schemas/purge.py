@@ -7,6 +7,9 @@ import zlib
 
 MAX_INFLATED = 10 * 1024 * 1024
 
+# The device event a broker emits for a valid producer purge list; metadata "kept" holds the entries.
+PRODUCER_PURGE = "producer_properties_purge"
+
 
 def encode_purge_list(paths: list[str]) -> bytes:
     """The payload listing ``interface/path`` entries (paths without their leading slash join with /)."""

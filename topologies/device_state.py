@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from schemas.purge import PRODUCER_PURGE
 from schemas.records import RecordError, device_events
 
 if TYPE_CHECKING:
@@ -34,8 +36,10 @@ class DeviceStateTopology:
         book: DeviceStatusBook,
         events_topic: str,
         producer: AIOKafkaProducer | None = None,
+        purge: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
     ) -> None:
         self._book = book
+        self._purge = purge
         self._producer = producer
         self._topic = events_topic
         self._codec = device_events()
@@ -53,6 +57,8 @@ class DeviceStateTopology:
             else:
                 for implied in await self._apply(record):
                     await self._publish(implied)
+                if record["type"] == PRODUCER_PURGE and self._purge is not None:
+                    await self._purge(record)
             await manual.ack(event)
 
     async def _publish(self, record: dict[str, Any]) -> None:
