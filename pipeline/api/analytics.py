@@ -2,7 +2,7 @@
 
 - ``GET .../devices/{id}/interfaces/{iface}/{path}/aggregates`` and ``.../export`` work on one
   device's path; ``GET .../interfaces/{iface}/{path}/aggregates`` and ``.../export`` on several
-  devices named by ``devices=a,b,c`` (a stand-in for device groups, which do not exist yet).
+  devices: a group's (``group=name``) or a list (``devices=a,b,c``).
 - ``POST .../sql`` with ``{"query": "SELECT ..."}`` (or ``GET .../sql?query=``) runs a read-only
   query restricted to the realm's rows; see ``pipeline.store.realmsql``.
 
@@ -26,6 +26,7 @@ from pipeline.api.auth import Caller
 from pipeline.api.exportfmt import MEDIA_TYPES, Encoder
 from pipeline.api.readopts import ReadOptions, parse_options
 from pipeline.errors import BadRequestError, NotFoundError
+from pipeline.registry.groups import Groups
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.aggregates import FUNCTIONS, aggregate
 from pipeline.store.downsample import NUMERIC
@@ -98,6 +99,19 @@ def value_type_at(definition: Interface, path: str) -> str:
 def _options(request: Request) -> ReadOptions:
     # ``format`` means the file format here, not Astarte's answer shape.
     return parse_options({k: v for k, v in request.query_params.items() if k != "format"})
+
+
+async def _devices(request: Request, realm: str) -> list[str]:
+    """The devices of a multi-device read: ``group=name`` or ``devices=a,b,c``."""
+    query = request.query_params
+    if "group" in query and "devices" in query:
+        raise BadRequestError("give group or devices, not both")
+    if "group" not in query:
+        return parse_devices(query.get("devices"))
+    members = await Groups(request.app.state.platform.registry).members(realm, query["group"])
+    if len(members) > MAX_DEVICES:
+        raise BadRequestError(f"group {query['group']!r} has {len(members)} devices; at most {MAX_DEVICES}")
+    return members
 
 
 async def _group_interface(request: Request, realm: str, name: str, devices: list[str]) -> Interface:
@@ -199,7 +213,7 @@ async def group_aggregates(request: Request, realm: str, interface: str, path: s
 
     ``major=`` picks the interface major (default: the highest installed).
     """
-    devices = parse_devices(request.query_params.get("devices"))
+    devices = await _devices(request, realm)
     definition = await _group_interface(request, realm, interface, devices)
     return await _aggregates(request, realm, devices, definition, "/" + path.strip("/"), group=True)
 
@@ -249,7 +263,7 @@ async def device_export(
 @router.get(_GROUP_READ + "/export", response_model=None)
 async def group_export(request: Request, realm: str, interface: str, path: str, _caller: Caller) -> Any:
     """The window of one path for several devices (``devices=a,b,c``), in time order, streamed."""
-    devices = parse_devices(request.query_params.get("devices"))
+    devices = await _devices(request, realm)
     definition = await _group_interface(request, realm, interface, devices)
     return _export(request, realm, devices, definition, "/" + path.strip("/"))
 

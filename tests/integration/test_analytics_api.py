@@ -175,6 +175,29 @@ async def test_group_aggregates_together_and_by_device(api: Api) -> None:
     )
 
 
+async def test_group_reads_take_an_appengine_group(api: Api) -> None:
+    from pipeline.registry.groups import Groups
+
+    await tens(api)
+    first = api.device
+    second = random_device_id()
+    await _registry(api).register_device("acme", second)
+    api.device = second
+    await tens(api)
+    await Groups(_registry(api)).create("acme", "boilers", [first, second])
+    url = f"{AE}/interfaces/org.acme.Types/v/double/aggregates"
+
+    by_group = await api.client.get(url, params={"group": "boilers", "interval": "1h", "functions": "count"})
+    unknown = await api.client.get(url, params={"group": "nobody", "interval": "1h"})
+    both = await api.client.get(url, params={"group": "boilers", "devices": first, "interval": "1h"})
+
+    assert by_group.status_code == 200, by_group.text
+    assert [r["count"] for r in by_group.json()["data"]] == [20]
+    assert by_group.json()["metadata"]["devices"] == sorted([first, second])
+    assert unknown.status_code == 404
+    assert both.status_code == 400 and "not both" in both.json()["errors"]["detail"]
+
+
 # exports
 
 
