@@ -12,6 +12,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -54,3 +55,11 @@ trigger_deliveries = Counter(
     ["outcome"],
 )
 trigger_delivery_seconds = Histogram("headwater_trigger_delivery_seconds", "Time of one webhook request")
+
+
+consumer_lag = Gauge(
+    "headwater_consumer_lag",
+    "Ingest records a partition holds beyond what the persist worker has stored",
+    ["partition"],
+    multiprocess_mode="livemax",
+)

@@ -46,6 +46,8 @@ class PersistTopology:
         flush_interval: float = 0.1,
         shapes: InterfaceShapes | None = None,
     ) -> None:
+        self._app = app
+        self._acked: dict[Any, int] = {}
         self._store = store
         # Without shapes every reading is a datastream and object members get guessed types.
         self._shapes = shapes
@@ -92,6 +94,7 @@ class PersistTopology:
                 await self._flush()
 
     async def _tick(self) -> None:
+        self._report_lag()
         if self._events and time.monotonic() - self._oldest >= self._flush_interval:
             async with self._lock:
                 await self._flush()
@@ -115,7 +118,15 @@ class PersistTopology:
         assert self._stream is not None
         for event in self._events:
             await self._stream.ack(event)
+            self._acked[event.message.tp] = event.message.offset
         self._events, self._batches, self._rows = [], [], 0
+
+    def _report_lag(self) -> None:
+        """Per partition: records Kafka holds past the last one stored (after at least one was)."""
+        for tp, offset in self._acked.items():
+            highwater = self._app.consumer.highwater(tp)
+            if highwater is not None:
+                metrics.consumer_lag.labels(str(tp.partition)).set(max(0, highwater - offset - 1))
 
     async def _insert(
         self, insert: Callable[[list[list[Any]]], Awaitable[None]], columns: list[list[Any]], rows: int

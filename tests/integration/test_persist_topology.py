@@ -72,6 +72,8 @@ async def test_batches_become_rows_and_replays_change_nothing(
     await eventually(lambda: _rows_persisted() >= persisted + 2000, within=30)
 
     assert await stored() == [250] * 8
+    lags = await eventually(lambda: _lags() if _lags() and not any(_lags().values()) else None, within=10)
+    assert set(lags) == {str(p) for p in range(kafka_settings.ingest_partitions)}
 
 
 async def test_an_undecodable_record_is_skipped_not_fatal(
@@ -106,3 +108,9 @@ async def _all(counts_coro: object, expected: int) -> bool:
 
 def _rows_persisted() -> float:
     return metrics.rows_persisted._value.get()  # type: ignore[attr-defined,no-any-return]
+
+
+def _lags() -> dict[str, float]:
+    """The consumer-lag gauge by partition, as /metrics would show it."""
+    [family] = metrics.consumer_lag.collect()
+    return {sample.labels["partition"]: sample.value for sample in family.samples}
