@@ -76,6 +76,8 @@ class AuthSettings(BaseModel):
 
     # Lifetime of a new API key unless asked otherwise; only global admins may ask for a permanent one.
     api_key_days: float = 30.0
+    # Astarte's housekeeping key: JWTs signed with its private half may use their ``a_ha`` claims.
+    housekeeping_jwt_public_key_path: Path | None = None
 
 
 class WorkerSettings(BaseModel):

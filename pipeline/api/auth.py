@@ -9,7 +9,8 @@ instead of a key on a realm's API sets, where its claims decide.
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 from fastapi import Depends, Header, Request
 
@@ -69,9 +70,12 @@ async def caller(
 
 
 async def _jwt_caller(request: Request, token: str) -> Principal:
-    """An Astarte JWT: verified with the realm's public key, then its claims decide (not the matrix)."""
+    """An Astarte JWT: verified with the realm's (or housekeeping's) key, then its claims decide."""
+    where = tokens.split_path(request.url.path)
+    if where is not None and where[0] == "housekeeping":
+        return _housekeeping_caller(request, token)
     _, realm = route_access(request)
-    if realm is None or tokens.split_path(request.url.path) is None:
+    if realm is None or where is None:
         raise UnauthorizedError("JWTs are accepted on a realm's API sets only; send an API key")
     try:
         pem = (await request.app.state.platform.registry.get_realm(realm)).jwt_public_key_pem
@@ -79,16 +83,41 @@ async def _jwt_caller(request: Request, token: str) -> Principal:
         pem = None
     if not pem:
         raise UnauthorizedError(f"realm {realm!r} has no jwt_public_key_pem to verify JWTs with")
+    claims = _judged(request, token, pem)
+    return Principal(_jwt_record(claims, realm), None)
+
+
+def _housekeeping_caller(request: Request, token: str) -> Principal:
+    """A housekeeping JWT (``a_ha``), verified with the installation's housekeeping public key."""
+    path = request.app.state.platform.auth.housekeeping_jwt_public_key_path
+    if path is None:
+        raise UnauthorizedError(
+            "no housekeeping public key is configured (HEADWATER_AUTH__HOUSEKEEPING_JWT_PUBLIC_KEY_PATH)"
+        )
+    try:
+        pem = Path(path).read_text()
+    except OSError as exc:
+        raise UnauthorizedError(f"the housekeeping public key {path} cannot be read: {exc}") from exc
+    claims = _judged(request, token, pem)
+    # Housekeeping's holder manages every realm, as Astarte's housekeeping JWT does.
+    return Principal(_jwt_record(claims, None), "admin")
+
+
+def _judged(request: Request, token: str, pem: str) -> dict[str, Any]:
+    """The token's claims, once verified and found to allow this request."""
     try:
         claims = tokens.verify(token, pem)
     except tokens.TokenError as exc:
         raise UnauthorizedError(str(exc)) from exc
     if not tokens.allows(claims, request.method, request.url.path):
         raise ForbiddenError(f"the JWT's claims do not allow {request.method} {request.url.path}")
+    return claims
+
+
+def _jwt_record(claims: dict[str, Any], realm: str | None) -> ApiKeyRecord:
     expires = claims.get("exp")
     subject = str(claims.get("sub", "")) or None
-    record = ApiKeyRecord("jwt", "jwt", None, int(expires * 1e6) if expires else None, subject, realm)
-    return Principal(record, None)
+    return ApiKeyRecord("jwt", "jwt", None, int(expires * 1e6) if expires else None, subject, realm)
 
 
 Caller = Annotated[Principal, Depends(caller)]
