@@ -37,11 +37,11 @@ class Shape:
     """The lifetime of rows at each path (database_retention_ttl)."""
 
     @classmethod
-    def of(cls, interface: Interface) -> Shape:
+    def of(cls, interface: Interface, retention_cap: int | None = None) -> Shape:
+        """The shape of an interface; ``retention_cap`` is its realm's maximum datastream lifetime."""
         members = {m.last_token: m.type.value for m in interface.mappings} if interface.is_object else {}
-        return cls(
-            interface.type is InterfaceType.PROPERTIES, interface.is_object, members, Retention.of(interface)
-        )
+        retention = Retention.of(interface, retention_cap)
+        return cls(interface.type is InterfaceType.PROPERTIES, interface.is_object, members, retention)
 
 
 ShapeLookup = Callable[[str, str, int], "Shape | None"]
@@ -64,10 +64,14 @@ class InterfaceShapes:
 
     async def load(self, keys: Iterable[Key]) -> None:
         """Load the shapes not cached yet; registry failures propagate so the caller retries."""
+        caps: dict[str, int | None] = {}
         for key in set(keys) - self._shapes.keys():
             realm, name, major = key
             try:
-                self._shapes[key] = Shape.of(await self._registry.get_interface(realm, name, major))
+                if realm not in caps:
+                    caps[realm] = (await self._registry.get_realm(realm)).datastream_maximum_storage_retention
+                interface = await self._registry.get_interface(realm, name, major)
+                self._shapes[key] = Shape.of(interface, caps[realm])
             except NotFoundError:
                 log.warning(
                     "interface %s v%d of realm %r is not installed; stored as individual", name, major, realm

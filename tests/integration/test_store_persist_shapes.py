@@ -104,3 +104,19 @@ async def test_shapes_follow_registry_changes(shapes: InterfaceShapes) -> None:
     assert loaded is not None and loaded.properties and not loaded.is_object
     assert shapes.get("acme", "org.acme.Nothing", 0) is None
     assert shapes.get("acme", "org.acme.Settings", 0) is None  # forgotten until the next load
+
+
+async def test_the_realm_maximum_retention_reaches_new_rows_after_a_realm_change(
+    shapes: InterfaceShapes,
+) -> None:
+    key = ("acme", "org.acme.Event", 0)
+    await shapes.load([key])
+    before = shapes.get(*key)
+    await shapes._registry.update_realm("acme", datastream_maximum_storage_retention=3600)
+    await shapes.on_change("realm", "acme", "acme")
+    await shapes.load([key])
+    after = shapes.get(*key)
+
+    assert before is not None and before.retention is not None and after is not None
+    assert before.retention.seconds("/e/count") == 0
+    assert after.retention is not None and after.retention.seconds("/e/count") == 3600

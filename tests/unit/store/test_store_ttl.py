@@ -57,3 +57,15 @@ def test_rows_of_unknown_interfaces_keep_forever() -> None:
     columns, _ = individual_columns([{"id_base": 0, "readings": [_reading("/brief/a")]}], lambda *key: None)
 
     assert columns[INDIVIDUAL_COLUMNS.index("ttl_seconds")] == [0]
+
+
+def test_the_realm_maximum_retention_bounds_every_lifetime_and_applies_to_forever_ones() -> None:
+    batch = {"id_base": 0, "readings": [_reading("/kept/a"), _reading("/brief/a"), _reading("/none")]}
+    short_cap, long_cap = Shape.of(INTERFACE, 600), Shape.of(INTERFACE, 86_400)
+
+    short, _ = individual_columns([batch], lambda *key: short_cap)
+    long, _ = individual_columns([batch], lambda *key: long_cap)
+
+    ttl = INDIVIDUAL_COLUMNS.index("ttl_seconds")
+    assert short[ttl] == [600, 600, 600]
+    assert long[ttl] == [86_400, 3600, 86_400]
