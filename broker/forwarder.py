@@ -27,7 +27,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_Pending = tuple[dict[str, Any], asyncio.Future[None]]
+
+class _Batch:
+    """The readings of one partition bound for one Kafka record, and the future they share."""
+
+    __slots__ = ("done", "readings")
+
+    def __init__(self) -> None:
+        self.readings: list[dict[str, Any]] = []
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 class Forwarder:
@@ -50,7 +58,8 @@ class Forwarder:
         self._max_batch = max_batch
         self._max_pending = max_pending
         self._codec = ingest_batches()
-        self._buffers: dict[int, list[_Pending]] = {}
+        self._open: dict[int, _Batch] = {}
+        self._ready: list[tuple[int, _Batch]] = []
         self._partitions = 1
         self._pending = 0
         self._has_data = asyncio.Event()
@@ -81,17 +90,31 @@ class Forwarder:
 
     async def forward(self, reading: dict[str, Any], partition: int) -> None:
         """Queue one reading; return once Kafka acknowledged it, or raise ForwardError."""
+        await self.room()
+        await self.offer(reading, partition)
+
+    async def room(self) -> None:
+        """Wait while too many readings await Kafka's answer (the callers' backpressure)."""
         while self._pending >= self._max_pending:
             self._room.clear()
             await self._room.wait()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        buffer = self._buffers.setdefault(partition, [])
-        buffer.append((reading, future))
+
+    def offer(self, reading: dict[str, Any], partition: int) -> asyncio.Future[None]:
+        """Queue one reading now; the future resolves once Kafka acknowledged it (or holds ForwardError).
+
+        Readings batched together share one future. It does not wait for room: a caller that
+        offers many readings awaits ``room()`` between them.
+        """
+        batch = self._open.get(partition)
+        if batch is None:
+            batch = self._open[partition] = _Batch()
+        batch.readings.append(reading)
         self._pending += 1
         self._has_data.set()
-        if len(buffer) >= self._max_batch:
+        if len(batch.readings) >= self._max_batch:
+            self._ready.append((partition, self._open.pop(partition)))
             self._full.set()
-        await future
+        return batch.done
 
     async def _run(self) -> None:
         while True:
@@ -104,12 +127,13 @@ class Forwarder:
     async def _flush(self) -> None:
         self._has_data.clear()
         self._full.clear()
-        buffers, self._buffers = self._buffers, {}
-        for partition, items in buffers.items():
-            for start in range(0, len(items), self._max_batch):
-                await self._send(partition, items[start : start + self._max_batch])
+        ready, self._ready = self._ready, []
+        ready.extend(self._open.items())
+        self._open = {}
+        for partition, batch in ready:
+            await self._send(partition, batch)
 
-    async def _send(self, partition: int, items: list[_Pending]) -> None:
+    async def _send(self, partition: int, batch: _Batch) -> None:
         id_base = secrets.randbits(62)
         record = self._codec.encode(
             {
@@ -117,40 +141,40 @@ class Forwarder:
                 "id_base": id_base,
                 "broker_id": self._broker_id,
                 "produced_at": time.time_ns() // 1000,
-                "readings": [reading for reading, _ in items],
+                "readings": batch.readings,
             }
         )
         started = time.perf_counter()
         try:
             delivery = await self._producer.send(self._topic, record, partition=partition)
         except KafkaError as exc:
-            self._settle(items, exc)
+            self._settle(batch, exc)
             return
-        task = asyncio.create_task(self._await_ack(delivery, items, started))
+        task = asyncio.create_task(self._await_ack(delivery, batch, started))
         self._in_flight.add(task)
         task.add_done_callback(self._in_flight.discard)
 
-    async def _await_ack(self, delivery: asyncio.Future[Any], items: list[_Pending], started: float) -> None:
+    async def _await_ack(self, delivery: asyncio.Future[Any], batch: _Batch, started: float) -> None:
         try:
             await delivery
         except KafkaError as exc:
-            self._settle(items, exc)
+            self._settle(batch, exc)
             return
         metrics.kafka_produce_seconds.observe(time.perf_counter() - started)
-        metrics.ingest_batch_readings.observe(len(items))
-        metrics.readings_forwarded.inc(len(items))
-        self._settle(items, None)
+        metrics.ingest_batch_readings.observe(len(batch.readings))
+        metrics.readings_forwarded.inc(len(batch.readings))
+        self._settle(batch, None)
 
-    def _settle(self, items: list[_Pending], error: Exception | None) -> None:
+    def _settle(self, batch: _Batch, error: Exception | None) -> None:
         if error is not None:
-            log.warning("Kafka refused a batch of %d readings for %s: %s", len(items), self._topic, error)
-        for _, future in items:
-            if future.done():
-                continue
+            log.warning(
+                "Kafka refused a batch of %d readings for %s: %s", len(batch.readings), self._topic, error
+            )
+        if not batch.done.done():
             if error is None:
-                future.set_result(None)
+                batch.done.set_result(None)
             else:
-                future.set_exception(ForwardError(f"Kafka did not acknowledge {self._topic}: {error}"))
-        self._pending -= len(items)
+                batch.done.set_exception(ForwardError(f"Kafka did not acknowledge {self._topic}: {error}"))
+        self._pending -= len(batch.readings)
         if self._pending < self._max_pending:
             self._room.set()

@@ -7,6 +7,7 @@ metric counts it, and the device still gets its acknowledgement.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -32,13 +33,13 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED_TOPIC = "unauthorized_topic"
 
 # Bound once: looking a label up per message was a measurable share of the broker's CPU.
-_RECEIVED = {qos: metrics.messages_received.labels(str(qos)) for qos in (0, 1, 2)}
+RECEIVED = {qos: metrics.messages_received.labels(str(qos)) for qos in (0, 1, 2)}
 
 Counts = dict[str, list[int]]
 """Per interface name: ``[messages, bytes]`` accepted on one connection."""
 
 
-def _now_us() -> int:
+def now_us() -> int:
     return time.time_ns() // 1000
 
 
@@ -113,28 +114,24 @@ class Ingest:
 
         ``counts`` (messages and bytes per interface of this connection) gains accepted data.
         """
-        _RECEIVED[qos].inc()
-        received = _now_us()
+        RECEIVED[qos].inc()
+        received = now_us()
         where = route(identity, topic)
         if where.kind is TopicKind.DATA:
-            outcome = judge(self._interfaces, identity, where, payload, received)
-            if isinstance(outcome, Rejection):
+            await self._forwarder.room()
+            taken = self.accept(identity, where, payload, received, counts)
+            if isinstance(taken, Rejection):
                 await self.reject(
                     identity,
                     topic,
                     payload,
                     qos,
-                    reason=outcome.error.value,
-                    detail=outcome.detail,
+                    reason=taken.error.value,
+                    detail=taken.detail,
                     received_us=received,
                 )
                 return
-            partition = self._forwarder.partition_for(identity.realm, identity.device_id)
-            await self._forwarder.forward(outcome, partition)
-            if counts is not None:
-                tally = counts.setdefault(where.interface, [0, 0])
-                tally[0] += 1
-                tally[1] += len(payload)
+            await taken
         elif where.kind is TopicKind.FOREIGN:
             await self.reject(
                 identity,
@@ -162,6 +159,30 @@ class Ingest:
                 )
                 return
             await self.event(identity, "incoming_introspection", metadata={"introspection": text})
+
+    def accept(
+        self, identity: DeviceIdentity, where: Route, payload: bytes, received: int, counts: Counts | None
+    ) -> asyncio.Future[None] | Rejection:
+        """Take a data PUBLISH now: the future of its Kafka acknowledgement, or why it is refused.
+
+        Synchronous, so a reader can take every message of a socket read in one go; it neither
+        counts the message as received nor waits for the forwarder's room (the caller does both).
+        """
+        outcome = judge(self._interfaces, identity, where, payload, received)
+        if isinstance(outcome, Rejection):
+            return outcome
+        future = self._forwarder.offer(
+            outcome, self._forwarder.partition_for(identity.realm, identity.device_id)
+        )
+        if counts is not None:
+            tally = counts.setdefault(where.interface, [0, 0])
+            tally[0] += 1
+            tally[1] += len(payload)
+        return future
+
+    async def room(self) -> None:
+        """Wait until the forwarder takes more readings."""
+        await self._forwarder.room()
 
     async def _control(
         self, identity: DeviceIdentity, topic: str, path: str, payload: bytes, qos: int, *, received: int
@@ -242,7 +263,7 @@ class Ingest:
         """Emit a device event (connected, disconnected, device_error, incoming_introspection)."""
         record = device_events().encode(
             {
-                "timestamp": _now_us(),
+                "timestamp": now_us(),
                 "realm": identity.realm,
                 "device_id": identity.device_id,
                 "type": kind,

@@ -1,8 +1,9 @@
 """The embedded MQTT broker: amqtt, with Headwater owning authentication and PUBLISH handling.
 
 Stock amqtt acknowledges a QoS 1 PUBLISH before anything has stored it and fans
-messages out through per-message queues. Here a device's PUBLISH goes straight
-to :class:`~broker.ingest.Ingest`, and the PUBACK (or PUBREC) is sent only once
+messages out through per-message queues. Here a device's connection is read by
+:class:`~broker.handler.DeviceHandler`: its PUBLISH goes straight to
+:class:`~broker.ingest.Ingest`, and the PUBACK (or PUBREC) is sent only once
 Kafka acknowledged the record that holds it.
 """
 
@@ -16,21 +17,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from amqtt.broker import Broker
-from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
-from amqtt.mqtt.pubcomp import PubcompPacket
-from amqtt.mqtt.pubrec import PubrecPacket
-from amqtt.mqtt.pubrel import PubrelPacket
-from amqtt.session import OUTGOING
 
+from broker.handler import DeviceHandler
 from broker.topics import DeviceIdentity, may_subscribe
 from pipeline.pki import realm_ca_name
 from schemas.interface import Ownership
 
 if TYPE_CHECKING:
-    from amqtt.mqtt.publish import PublishPacket
     from amqtt.session import Session
 
-    from broker.ingest import Counts, Ingest
+    from broker.ingest import Ingest
     from broker.interfaces import InterfaceCache
 
 log = logging.getLogger(__name__)
@@ -39,113 +35,6 @@ Authenticator = Callable[[DeviceIdentity, str | None], Awaitable[bool]]
 """Whether a device may connect: with its credentials secret, or (None) already proven by certificate."""
 
 _ISSUER = "_headwater_issuer"
-
-
-# A PUBACK: packet type 4, remaining length 2, then the packet id.
-_PUBACK = b"\x40\x02"
-
-
-class DeviceHandler(BrokerProtocolHandler):
-    """A device connection's protocol handler; its PUBLISH flow is Headwater's."""
-
-    gateway: HeadwaterBroker
-    _qos2_stored: set[int]
-    _pending_acks: bytearray
-    _ack_scheduled: bool
-    _counts: Counts
-
-    async def handle_publish(self, publish_packet: PublishPacket) -> None:
-        header = publish_packet.variable_header
-        packet_id = header.packet_id if header else None
-        topic, payload, qos = publish_packet.topic_name, publish_packet.data, publish_packet.qos or 0
-        identity = self.gateway.identity_of(self.session)
-        if topic is None or identity is None:
-            return
-        if qos == 2 and packet_id in self._qos2_stored:
-            # A redelivered QoS 2 PUBLISH that is already stored: answer again, store nothing.
-            await self._send_packet(PubrecPacket.build(packet_id))
-            return
-        try:
-            await self.gateway.ingest.publish(identity, topic, bytes(payload or b""), qos, self._counts)
-        except Exception:  # the device's messages must not crash the broker; unacked, it will resend
-            log.exception(
-                "could not take a PUBLISH on %s; closing the connection so the device resends", topic
-            )
-            if self.writer is not None:
-                await self.writer.close()
-            return
-        if packet_id is None:
-            return
-        if qos == 1:
-            self._acknowledge(packet_id)
-        elif qos == 2:
-            self._qos2_stored.add(packet_id)
-            await self._send_packet(PubrecPacket.build(packet_id))
-
-    async def _handle_qos1_message_flow(self, app_message: Any) -> None:
-        if app_message.direction != OUTGOING:
-            await super()._handle_qos1_message_flow(app_message)
-            return
-        # amqtt gives up after a fixed 5 s and forgets the message (its #391, #401). Here the message
-        # stays in flight until the device acknowledges it, and a persistent session that reconnects
-        # gets it again (amqtt resends inflight_out when a handler starts).
-        session, packet_id = self.session, app_message.packet_id
-        session.inflight_out[packet_id] = app_message
-        await self._send_outgoing(app_message)
-        app_message.puback_packet = await self._wait(self._puback_waiters, packet_id)
-        session.inflight_out.pop(packet_id, None)
-
-    async def _handle_qos2_message_flow(self, app_message: Any) -> None:
-        if app_message.direction != OUTGOING:
-            await super()._handle_qos2_message_flow(app_message)
-            return
-        session, packet_id = self.session, app_message.packet_id
-        session.inflight_out[packet_id] = app_message
-        if app_message.pubrec_packet is None:
-            await self._send_outgoing(app_message)
-            app_message.pubrec_packet = await self._wait(self._pubrec_waiters, packet_id)
-        app_message.pubrel_packet = PubrelPacket.build(packet_id)
-        await self._send_packet(app_message.pubrel_packet)
-        app_message.pubcomp_packet = await self._wait(self._pubcomp_waiters, packet_id)
-        session.inflight_out.pop(packet_id, None)
-
-    async def _send_outgoing(self, app_message: Any) -> None:
-        retry = app_message.publish_packet is not None
-        app_message.publish_packet = app_message.build_publish_packet(dup=retry)
-        await self._send_packet(app_message.publish_packet)
-
-    @staticmethod
-    async def _wait(waiters: dict[int, asyncio.Future[Any]], packet_id: int) -> Any:
-        # No deadline: the device answers, or the connection ends (cancelling this wait).
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        waiters[packet_id] = waiter
-        try:
-            return await waiter
-        finally:
-            waiters.pop(packet_id, None)
-
-    def _acknowledge(self, packet_id: int) -> None:
-        # One write for all the PUBACKs ready in this turn of the event loop, instead of amqtt's
-        # per-packet lock, drain, timer reset and plugin event (the broker's write timeout is a no-op).
-        self._pending_acks += _PUBACK + packet_id.to_bytes(2, "big")
-        if not self._ack_scheduled:
-            self._ack_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush_acknowledgements)
-
-    def _flush_acknowledgements(self) -> None:
-        self._ack_scheduled = False
-        data, self._pending_acks = bytes(self._pending_acks), bytearray()
-        stream = getattr(self.writer, "_writer", None)
-        if data and stream is not None and not stream.is_closing():
-            stream.write(data)
-
-    async def handle_pubrel(self, pubrel: PubrelPacket) -> None:
-        packet_id = pubrel.packet_id
-        if packet_id in self._qos2_stored:
-            self._qos2_stored.discard(packet_id)
-            await self._send_packet(PubcompPacket.build(packet_id))
-            return
-        await super().handle_pubrel(pubrel)
 
 
 class HeadwaterBroker(Broker):
@@ -212,11 +101,7 @@ class HeadwaterBroker(Broker):
         # amqtt builds the handler itself; DeviceHandler only overrides methods, so promoting the
         # instance is safe and avoids re-implementing CONNECT parsing.
         handler.__class__ = DeviceHandler
-        handler.gateway = self
-        handler._qos2_stored = set()
-        handler._pending_acks = bytearray()
-        handler._ack_scheduled = False
-        handler._counts = {}
+        handler.adopt(self)
         return handler, session
 
     async def _authenticate(self, session: Session, _listener: Any) -> bool:
@@ -272,7 +157,10 @@ class HeadwaterBroker(Broker):
                 await handler.writer.close()
 
     def _emit(self, identity: DeviceIdentity, kind: str, **fields: Any) -> None:
-        task = asyncio.create_task(self._send_event(identity, kind, **fields))
+        self.keep(asyncio.create_task(self._send_event(identity, kind, **fields)))
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a background task until it ends (the loop keeps only weak references)."""
         self._event_tasks.add(task)
         task.add_done_callback(self._event_tasks.discard)
 
