@@ -17,6 +17,7 @@ from pipeline.commands import device as device_commands
 from pipeline.commands import interface as interface_commands
 from pipeline.commands import jwts as jwt_commands
 from pipeline.commands import query as query_commands
+from pipeline.commands import realm as realm_commands
 from pipeline.commands import trigger as trigger_commands
 from pipeline.commands import utils as utils_commands
 from pipeline.settings import load_settings
@@ -28,6 +29,7 @@ app.add_typer(auth_commands.config_app, name="config")
 app.command("whoami")(auth_commands.whoami)
 utils_commands.app.command("gen-keypair")(jwt_commands.gen_keypair)
 utils_commands.app.command("gen-jwt")(jwt_commands.gen_jwt)
+app.add_typer(realm_commands.app, name="realm")
 app.add_typer(device_commands.app, name="device")
 app.add_typer(utils_commands.app, name="utils")
 app.add_typer(query_commands.app, name="query")
