@@ -16,6 +16,7 @@ from pipeline.api.models import Envelope
 from pipeline.changes import announce
 from pipeline.errors import ValidationError
 from pipeline.registry import RealmRecord
+from pipeline.store.erasure import erase
 from schemas.names import realm_name_error
 
 router = APIRouter(tags=["housekeeping"])
@@ -86,8 +87,9 @@ async def update_realm(
 
 @router.delete("/realms/{name}", status_code=204)
 async def delete_realm(request: Request, name: str, _caller: Caller) -> Response:
-    """Delete a realm with its interfaces, devices and members."""
+    """Delete a realm with its interfaces, devices, members and every row stored for it."""
     platform = request.app.state.platform
     await platform.registry.delete_realm(name)
     await announce(platform.producer, platform.topics.registry, "realm", name)
+    await erase(platform.store, name)
     return Response(status_code=204)

@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.api.auth import Caller
@@ -18,6 +18,7 @@ from pipeline.api.health import VERSION
 from pipeline.api.models import AgentRegistration, Envelope
 from pipeline.changes import announce
 from pipeline.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
+from pipeline.registry.lifecycle import DeviceLifecycle
 from schemas.names import device_id_error
 from schemas.records import device_events
 
@@ -60,6 +61,13 @@ async def register_device(
         platform.topics.device_events, record, key=f"{realm}/{body.data.hw_id}".encode()
     )
     return {"data": {"credentials_secret": secret}}
+
+
+@router.delete("/agent/devices/{device_id}", status_code=204)
+async def unregister_device(request: Request, realm: str, device_id: str, _caller: Caller) -> Response:
+    """Unregister a device: its secret stops working and it may be registered again; data is kept."""
+    await DeviceLifecycle(request.app.state.platform.registry).unregister(realm, device_id)
+    return Response(status_code=204)
 
 
 async def _device(request: Request, realm: str, hw_id: str, authorization: str | None) -> None:

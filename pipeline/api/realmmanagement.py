@@ -14,6 +14,8 @@ from pipeline.api.auth import Caller
 from pipeline.api.models import Envelope
 from pipeline.changes import announce
 from pipeline.errors import ValidationError
+from pipeline.registry.lifecycle import DeviceLifecycle
+from pipeline.store.erasure import erase
 from schemas.interface import Interface, parse_interface
 
 router = APIRouter(tags=["realm management"])
@@ -76,6 +78,20 @@ async def delete_interface(request: Request, realm: str, name: str, major: int, 
     platform = request.app.state.platform
     await platform.registry.delete_interface(realm, name, major)
     await announce(platform.producer, platform.topics.registry, "interface", realm, name)
+    return Response(status_code=204)
+
+
+@router.delete("/devices/{device_id}", status_code=204)
+async def delete_device(request: Request, realm: str, device_id: str, _caller: Caller) -> Response:
+    """Delete a device and everything stored of it (Astarte's device deletion).
+
+    It is disconnected and refused at once; its registry entries go, then its rows in every
+    ClickHouse table.
+    """
+    platform = request.app.state.platform
+    await DeviceLifecycle(platform.registry).delete(realm, device_id)
+    await announce(platform.producer, platform.topics.registry, "device", realm, device_id)
+    await erase(platform.store, realm, device_id)
     return Response(status_code=204)
 
 

@@ -1,4 +1,4 @@
-"""``headwater device`` and ``headwater send``: devices through AppEngine and Pairing."""
+"""``headwater device`` and ``headwater send``: devices through AppEngine, Pairing and Realm Management."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pipeline.client import ApiClient, ApiError
 from pipeline.commands.common import DEFAULT_URL, Key, Output, Realm, Url, console, fail, print_json
 from schemas.names import random_device_id
 
-app = typer.Typer(help="Register, list, show and inhibit devices.", no_args_is_help=True)
+app = typer.Typer(help="Register, list, show, inhibit, unregister and delete devices.", no_args_is_help=True)
 
 
 @app.command()
@@ -96,6 +96,36 @@ def inhibit(
         except ApiError as exc:
             raise fail(str(exc)) from exc
     console.print(f"{device_id}: credentials {'restored' if lift else 'inhibited'}", highlight=False)
+
+
+@app.command()
+def unregister(device_id: str, realm: Realm, url: Url = DEFAULT_URL, key: Key = None) -> None:
+    """Unregister a device: its secret stops working and it may register again; its data is kept."""
+    with ApiClient(url, key) as api:
+        try:
+            api.request("DELETE", f"/pairing/v1/{realm}/agent/devices/{device_id}")
+        except ApiError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{device_id}: unregistered", highlight=False)
+
+
+@app.command()
+def delete(
+    device_id: str,
+    realm: Realm,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+) -> None:
+    """Delete a device with everything stored of it; it is disconnected and refused."""
+    if not yes:
+        typer.confirm(f"Delete device {device_id} and all its data?", abort=True)
+    with ApiClient(url, key) as api:
+        try:
+            api.request("DELETE", f"/realmmanagement/v1/{realm}/devices/{device_id}")
+        except ApiError as exc:
+            raise fail(str(exc)) from exc
+    console.print(f"{device_id}: deleted with its data", highlight=False)
 
 
 def send(

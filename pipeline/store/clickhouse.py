@@ -118,6 +118,10 @@ class ClickHouseStore:
             column_oriented=True,
         )
 
+    async def command(self, sql: str, parameters: dict[str, Any]) -> None:
+        """Run a parameterized statement that returns no rows (``{db}`` is the database)."""
+        await self._run(self._client.command, sql.replace("{db}", self.database), parameters=parameters)
+
     # reads
 
     async def query(self, sql: str, parameters: dict[str, Any]) -> list[tuple[Any, ...]]:
