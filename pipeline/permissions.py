@@ -47,6 +47,8 @@ _HK = "/housekeeping/v1"
 _AU = "/auth/v1"
 _DATA = _AE + "/devices/{device_id}/interfaces/{interface}/{path}"
 _CRED = _PA + "/devices/{hw_id}/protocols/astarte_mqtt_v1/credentials"
+_CL = "/{domain_id}/clients"
+_ROLE = _CL + "/{client_id}/roles/{role_id}"
 
 MATRIX: dict[tuple[str, str], Access] = {
     ("GET", "/health"): Access.PUBLIC,
@@ -90,6 +92,22 @@ MATRIX: dict[tuple[str, str], Access] = {
     # SQL over the realm's own rows is a read, whichever verb carries the query.
     ("GET", _AE + "/sql"): Access.VIEWER,
     ("POST", _AE + "/sql"): Access.VIEWER,
+    # The Magistrala clients API: reads and edits follow its rule; roles are the realm admins'.
+    ("POST", _CL + "/{client_id}/enable"): Access.EDITOR,
+    ("POST", _CL + "/{client_id}/disable"): Access.EDITOR,
+    ("POST", _CL + "/{client_id}/roles"): Access.ADMIN,
+    ("GET", _CL + "/{client_id}/roles"): Access.ADMIN,
+    ("GET", _ROLE): Access.ADMIN,
+    ("PUT", _ROLE): Access.ADMIN,
+    ("DELETE", _ROLE): Access.ADMIN,
+    ("POST", _ROLE + "/actions"): Access.ADMIN,
+    ("GET", _ROLE + "/actions"): Access.ADMIN,
+    ("POST", _ROLE + "/actions/delete"): Access.ADMIN,
+    ("POST", _ROLE + "/actions/delete-all"): Access.ADMIN,
+    ("POST", _ROLE + "/members"): Access.ADMIN,
+    ("GET", _ROLE + "/members"): Access.ADMIN,
+    ("POST", _ROLE + "/members/delete"): Access.ADMIN,
+    ("POST", _ROLE + "/members/delete-all"): Access.ADMIN,
 }
 
 # Routes of the realm's API sets that MATRIX does not name yet: (path prefix, access for GET, for writes).
@@ -97,7 +115,7 @@ RULES: tuple[tuple[str, Access, Access], ...] = (
     (_AE + "/", Access.VIEWER, Access.EDITOR),
     (_RM + "/", Access.VIEWER, Access.EDITOR),
     (_PA + "/agent/", Access.EDITOR, Access.EDITOR),
-    ("/{domain_id}/clients", Access.VIEWER, Access.EDITOR),
+    (_CL, Access.VIEWER, Access.EDITOR),
 )
 
 

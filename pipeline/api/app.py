@@ -13,6 +13,8 @@ from pipeline.api import (
     accounts,
     analytics,
     appengine,
+    clientroles,
+    clients,
     devices,
     downlink,
     errors,
@@ -73,6 +75,8 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")
     app.include_router(downlink.router, prefix="/appengine/v1/{realm}")
     app.include_router(groups.router, prefix="/appengine/v1/{realm}")
+    app.include_router(clientroles.router, prefix="/{domain_id}/clients")
+    app.include_router(clients.router, prefix="/{domain_id}/clients")
 
     @app.get("/swagger", include_in_schema=False)
     async def swagger() -> RedirectResponse:

@@ -2,9 +2,10 @@
 
 Every route that takes ``Caller`` is checked against ``pipeline.permissions``:
 its method and path template name the access it needs, the ``realm`` (or
-housekeeping's ``name``) path parameter the realm. A missing or unknown key is
-401, a known key without the right 403. An Astarte JWT (``tokens``) is accepted
-instead of a key on a realm's API sets, where its claims decide.
+housekeeping's ``name``, or the clients API's ``domain_id``) path parameter the
+realm. A missing or unknown key is 401, a known key without the right 403. An
+Astarte JWT (``tokens``) is accepted instead of a key on a realm's API sets,
+where its claims decide.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ def route_access(request: Request) -> tuple[Access | None, str | None]:
     realm = params.get("realm")
     if realm is None and template.startswith("/housekeeping/v1/realms/"):
         realm = params.get("name")
+    if realm is None and template.startswith("/{domain_id}/clients"):
+        realm = params.get("domain_id")  # Magistrala's domain is the realm
     return access, realm
 
 

@@ -1,7 +1,12 @@
-"""Domain errors to HTTP answers, in one place, in Astarte's JSON shape ``{"errors": {"detail": ...}}``."""
+"""Domain errors to HTTP answers, in one place, in Astarte's JSON shape ``{"errors": {"detail": ...}}``.
+
+The Magistrala clients API (``/{domain_id}/clients``) answers in Magistrala's shape instead:
+``{"error": <what went wrong>, "message": <its kind>}``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -9,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pipeline.api.auth import route_template
 from pipeline.errors import (
     BadRequestError,
     ConflictError,
@@ -30,8 +36,35 @@ _STATUS: tuple[tuple[type[HeadwaterError], int], ...] = (
 )
 
 
+_MAGISTRALA_PREFIX = "/{domain_id}/clients"
+_MAGISTRALA_MESSAGES = {
+    400: "malformed entity specification",
+    401: "failed to perform authentication over the entity",
+    403: "failed to perform authorization over the entity",
+    404: "entity not found",
+    409: "entity already exists",
+    422: "malformed entity specification",
+}
+
+
 def error_body(detail: Any) -> dict[str, Any]:
     return {"errors": {"detail": detail}}
+
+
+def magistrala_body(status: int, detail: Any) -> dict[str, Any]:
+    """Magistrala's error JSON: the detail as ``error``, the kind of failure as ``message``."""
+    if isinstance(detail, list):
+        detail = "; ".join(f"{problem['loc']}: {problem['msg']}" for problem in detail)
+    message = _MAGISTRALA_MESSAGES.get(status, "unexpected server-side error")
+    return {"error": str(detail), "message": message}
+
+
+def _answer(
+    request: Request, detail: Any, status: int, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    if route_template(request).startswith(_MAGISTRALA_PREFIX):
+        return JSONResponse(magistrala_body(status, detail), status_code=status, headers=headers)
+    return JSONResponse(error_body(detail), status_code=status, headers=headers)
 
 
 def status_of(exc: HeadwaterError) -> int:
@@ -45,19 +78,19 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn errors into JSON answers."""
 
     @app.exception_handler(HeadwaterError)
-    async def _domain(_request: Request, exc: HeadwaterError) -> JSONResponse:
+    async def _domain(request: Request, exc: HeadwaterError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, UnauthorizedError) else None
-        return JSONResponse(error_body(str(exc)), status_code=status_of(exc), headers=headers)
+        return _answer(request, str(exc), status_of(exc), headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
             {"loc": ".".join(str(p) for p in err.get("loc", ())), "msg": err.get("msg", "")}
             for err in exc.errors()
         ]
         malformed = any(err.get("type") == "json_invalid" for err in exc.errors())
-        return JSONResponse(error_body(problems), status_code=400 if malformed else 422)
+        return _answer(request, problems, 400 if malformed else 422)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(error_body(exc.detail), status_code=exc.status_code, headers=exc.headers)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _answer(request, exc.detail, exc.status_code, exc.headers)

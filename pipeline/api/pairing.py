@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict
@@ -21,6 +21,9 @@ from pipeline.errors import ForbiddenError, NotFoundError, UnauthorizedError, Va
 from pipeline.registry.lifecycle import DeviceLifecycle
 from schemas.names import device_id_error
 from schemas.records import device_events
+
+if TYPE_CHECKING:
+    from pipeline.api.app import Platform
 
 router = APIRouter(tags=["pairing"])
 PROTOCOL = "astarte_mqtt_v1"
@@ -46,11 +49,17 @@ async def register_device(
         raise ValidationError(problem)
     platform = request.app.state.platform
     secret = await platform.registry.register_device(realm, body.data.hw_id)
+    await publish_registration(platform, realm, body.data.hw_id)
+    return {"data": {"credentials_secret": secret}}
+
+
+async def publish_registration(platform: Platform, realm: str, device_id: str) -> None:
+    """The ``device_registered`` event of a new device, on the device-events topic (triggers see it)."""
     record = device_events().encode(
         {
             "timestamp": time.time_ns() // 1000,
             "realm": realm,
-            "device_id": body.data.hw_id,
+            "device_id": device_id,
             "type": "device_registered",
             "ip_address": None,
             "error_name": None,
@@ -58,9 +67,8 @@ async def register_device(
         }
     )
     await platform.producer.send_and_wait(
-        platform.topics.device_events, record, key=f"{realm}/{body.data.hw_id}".encode()
+        platform.topics.device_events, record, key=f"{realm}/{device_id}".encode()
     )
-    return {"data": {"credentials_secret": secret}}
 
 
 @router.delete("/agent/devices/{device_id}", status_code=204)

@@ -11,7 +11,7 @@ from typing import Any, Self
 
 from sqlalchemy import delete, event, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from pipeline.errors import ConflictError, NotFoundError, ValidationError
 from pipeline.registry import secrets
@@ -282,12 +282,7 @@ class Registry:
                 )
             ).first()
             if existing is None:
-                if limit is not None:
-                    count = select(func.count()).select_from(devices).where(devices.c.realm == realm)
-                    if (await conn.execute(count)).scalar_one() >= limit:
-                        raise ValidationError(
-                            f"realm {realm!r} reached its device_registration_limit ({limit})"
-                        )
+                await check_registration_limit(conn, realm, limit)
                 await conn.execute(
                     devices.insert().values(
                         realm=realm,
@@ -367,6 +362,15 @@ class Registry:
     async def verify_api_key(self, key: str) -> ApiKeyRecord | None:
         """The record of a valid (known, unrevoked, unexpired) key, else None."""
         return await self.accounts.verify_api_key(key)
+
+
+async def check_registration_limit(conn: AsyncConnection, realm: str, limit: int | None) -> None:
+    """Refuse one more device in ``realm`` when it holds ``limit`` devices already."""
+    if limit is None:
+        return
+    count = select(func.count()).select_from(devices).where(devices.c.realm == realm)
+    if (await conn.execute(count)).scalar_one() >= limit:
+        raise ValidationError(f"realm {realm!r} reached its device_registration_limit ({limit})")
 
 
 def _add_missing_columns(sync_conn: Any) -> None:

@@ -49,6 +49,11 @@ devices = Table(
     Column("first_registration", BigInteger, nullable=False),
     Column("first_credentials_request", BigInteger, nullable=True),
     Column("credentials_inhibited", Boolean, nullable=False, default=False),
+    # The device seen as a Magistrala client (``pipeline.registry.clients``): its tags (a JSON list),
+    # which of its AppEngine groups is its parent, and when the client last changed.
+    Column("tags", Text, nullable=True),
+    Column("parent_group", String(128), nullable=True),
+    Column("updated_at", BigInteger, nullable=True),
     ForeignKeyConstraint(["realm"], ["realms.name"], ondelete="CASCADE"),
 )
 
@@ -187,4 +192,37 @@ group_members = Table(
     Column("group_name", String(128), primary_key=True),
     Column("device_id", String(22), primary_key=True),
     ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+# Roles on a device seen as a Magistrala client: a named set of actions granted to users.
+client_roles = Table(
+    "client_roles",
+    metadata,
+    Column("role_id", String(36), primary_key=True),
+    Column("realm", String(48), nullable=False),
+    Column("device_id", String(22), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_by", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_by", String(64), nullable=True),
+    Column("updated_at", BigInteger, nullable=True),
+    UniqueConstraint("realm", "device_id", "name", name="client_role_name_unique"),
+    ForeignKeyConstraint(["realm", "device_id"], ["devices.realm", "devices.device_id"], ondelete="CASCADE"),
+)
+
+client_role_actions = Table(
+    "client_role_actions",
+    metadata,
+    Column("role_id", String(36), primary_key=True),
+    Column("action", String(64), primary_key=True),
+    ForeignKeyConstraint(["role_id"], ["client_roles.role_id"], ondelete="CASCADE"),
+)
+
+client_role_members = Table(
+    "client_role_members",
+    metadata,
+    Column("role_id", String(36), primary_key=True),
+    Column("member", String(64), primary_key=True),
+    ForeignKeyConstraint(["role_id"], ["client_roles.role_id"], ondelete="CASCADE"),
+    ForeignKeyConstraint(["member"], ["users.username"], ondelete="CASCADE"),
 )
