@@ -65,6 +65,12 @@ class ClientTags(BaseModel):
     tags: list[Tag]
 
 
+class ClientSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    secret: Secret
+
+
 class ParentGroup(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -150,6 +156,15 @@ async def update_client_tags(
 ) -> dict[str, Any]:
     """Replace the tags."""
     return client_json(await _clients(request).update(domain_id, client_id, tags=body.tags))
+
+
+@router.patch("/{client_id}/secret")
+async def update_client_secret(
+    request: Request, domain_id: str, client_id: str, body: ClientSecret, _caller: Caller
+) -> dict[str, Any]:
+    """Rotate the credentials secret (the MQTT password); a live connection stays until it ends."""
+    client = await _clients(request).set_secret(domain_id, client_id, body.secret)
+    return client_json(client, body.secret)
 
 
 @router.post("/{client_id}/enable")

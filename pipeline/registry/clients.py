@@ -168,6 +168,13 @@ class Clients:
             await self._change(conn, realm, client_id, **({} if tags is None else {"tags": json.dumps(tags)}))
         return await self.get(realm, client_id)
 
+    async def set_secret(self, realm: str, client_id: str, secret: str) -> ClientRecord:
+        """Replace the client's credentials secret: from its next connection on, only this one works."""
+        await self.get(realm, client_id)
+        async with self._registry.engine.begin() as conn:
+            await self._change(conn, realm, client_id, secret_hash=secrets.digest(secret))
+        return await self.get(realm, client_id)
+
     async def set_enabled(self, realm: str, client_id: str, enabled: bool) -> ClientRecord:
         """Enable or disable (inhibit the credentials of) a client; 409 when it already is."""
         client = await self.get(realm, client_id)

@@ -188,6 +188,24 @@ async def test_disable_inhibits_the_credentials_and_enable_restores_them(api: Ap
     assert enabled.json()["status"] == "enabled" and allowed
 
 
+async def test_a_rotated_secret_replaces_the_old_one(api: Api) -> None:
+    client = await api.create(**SEED)
+    url, old = f"{CLIENTS}/{client['id']}/secret", SEED["credentials"]["secret"]
+
+    rotated = await api.http.patch(url, json={"secret": "the-next-secret-of-boiler-1"})
+    short = await api.http.patch(url, json={"secret": "short"})
+    unknown = await api.http.patch(f"{CLIENTS}/AAAAAAAAAAAAAAAAAAAAAA/secret", json={"secret": "x" * 20})
+
+    assert (
+        rotated.status_code == 200
+        and rotated.json()["credentials"]["secret"] == "the-next-secret-of-boiler-1"
+    )
+    assert not await api.registry.authenticate_device("acme", client["id"], old)
+    assert await api.registry.authenticate_device("acme", client["id"], "the-next-secret-of-boiler-1")
+    assert short.status_code == 422 and short.json()["message"] == "malformed entity specification"
+    assert unknown.status_code == 404
+
+
 async def test_a_client_created_disabled_may_not_connect(api: Api) -> None:
     client = await api.create(status="disabled", credentials={"secret": "a-long-enough-secret"})
 
