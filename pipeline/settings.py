@@ -56,6 +56,8 @@ class ClickHouseSettings(BaseModel):
     database: str = "headwater"
     username: str = "default"
     password: SecretStr = SecretStr("")
+    # How long device events (connections, errors, introspections) are kept; 0 keeps them for ever.
+    device_events_ttl_days: int = Field(default=90, ge=0)
 
 
 class RegistrySettings(BaseModel):

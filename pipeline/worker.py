@@ -27,6 +27,7 @@ from schemas.interface import Ownership
 from topologies.app import create_app as create_faust_app
 from topologies.catalog import TriggerCatalog
 from topologies.device_state import DeviceStateTopology
+from topologies.event_log import DeviceEventLog
 from topologies.persist import PersistTopology
 from topologies.triggers import TriggerTopology
 from topologies.webhooks import WebhookTopology
@@ -69,6 +70,13 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_rows=settings.worker.flush_rows,
                 flush_interval=settings.worker.flush_interval_ms / 1000,
                 shapes=shapes,
+            )
+            DeviceEventLog(
+                app,
+                store,
+                topics.device_events,
+                ttl_seconds=settings.clickhouse.device_events_ttl_days * 86_400,
+                flush_interval=settings.worker.flush_interval_ms / 1000,
             )
             DeviceStateTopology(
                 app,

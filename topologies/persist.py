@@ -109,7 +109,7 @@ class PersistTopology:
                 keys = {
                     (r["realm"], r["interface"], r["major"]) for b in self._batches for r in b["readings"]
                 }
-                await self._retry("interface lookup", lambda: shapes.load(keys))
+                await retry("interface lookup", lambda: shapes.load(keys))
             columns = insert_columns(self._batches, shapes.get if shapes is not None else None)
             if columns.individual_rows:
                 await self._insert(self._store.insert_individual, columns.individual, columns.individual_rows)
@@ -136,21 +136,22 @@ class PersistTopology:
             await insert(columns)
             metrics.clickhouse_insert_seconds.observe(time.perf_counter() - started)
 
-        await self._retry(f"insert of {rows} rows", attempt)
+        await retry(f"insert of {rows} rows", attempt)
         metrics.rows_persisted.inc(rows)
 
-    async def _retry(self, what: str, attempt: Callable[[], Awaitable[None]]) -> None:
-        """Run ``attempt`` until it succeeds, backing off; consumption waits meanwhile."""
-        backoff = 0.1
-        while True:
-            try:
-                await attempt()
-            except StoreError as exc:
-                metrics.store_failures.inc()
-                log.warning("%s failed, retrying in %.1f s: %s", what, backoff, exc)
-            except Exception as exc:  # the registry's driver errors vary; all mean "try again"
-                log.warning("%s failed, retrying in %.1f s: %r", what, backoff, exc)
-            else:
-                return
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+
+async def retry(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
+    """Run ``attempt`` until it succeeds, backing off; consumption waits meanwhile."""
+    backoff = 0.1
+    while True:
+        try:
+            await attempt()
+        except StoreError as exc:
+            metrics.store_failures.inc()
+            log.warning("%s failed, retrying in %.1f s: %s", what, backoff, exc)
+        except Exception as exc:  # the registry's driver errors vary; all mean "try again"
+            log.warning("%s failed, retrying in %.1f s: %r", what, backoff, exc)
+        else:
+            return
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF)

@@ -9,6 +9,7 @@
 CREATE ROLE IF NOT EXISTS realm_acme_reader;
 GRANT SELECT ON headwater.individual_datastreams TO realm_acme_reader;
 GRANT SELECT ON headwater.properties TO realm_acme_reader;
+GRANT SELECT ON headwater.device_events TO realm_acme_reader;
 
 -- A row policy on a table hides every row no policy lets through, for every user; so the
 -- Headwater service user (and admins) need a policy of their own that lets them see all rows.
@@ -16,9 +17,13 @@ CREATE ROW POLICY IF NOT EXISTS realm_acme ON headwater.individual_datastreams
     FOR SELECT USING realm = 'acme' TO realm_acme_reader;
 CREATE ROW POLICY IF NOT EXISTS realm_acme ON headwater.properties
     FOR SELECT USING realm = 'acme' TO realm_acme_reader;
+CREATE ROW POLICY IF NOT EXISTS realm_acme ON headwater.device_events
+    FOR SELECT USING realm = 'acme' TO realm_acme_reader;
 CREATE ROW POLICY IF NOT EXISTS headwater_all ON headwater.individual_datastreams
     FOR SELECT USING 1 TO headwater;
 CREATE ROW POLICY IF NOT EXISTS headwater_all ON headwater.properties
+    FOR SELECT USING 1 TO headwater;
+CREATE ROW POLICY IF NOT EXISTS headwater_all ON headwater.device_events
     FOR SELECT USING 1 TO headwater;
 
 CREATE USER IF NOT EXISTS acme_reader IDENTIFIED WITH sha256_password BY 'change-me'

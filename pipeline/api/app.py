@@ -18,6 +18,7 @@ from pipeline.api import (
     devices,
     downlink,
     errors,
+    events,
     groups,
     health,
     housekeeping,
@@ -73,6 +74,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(analytics.router, prefix="/appengine/v1/{realm}")  # before appengine: path suffixes
     app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
     app.include_router(devices.router, prefix="/appengine/v1/{realm}")
+    app.include_router(events.router, prefix="/appengine/v1/{realm}")
     app.include_router(downlink.router, prefix="/appengine/v1/{realm}")
     app.include_router(groups.router, prefix="/appengine/v1/{realm}")
     app.include_router(clientroles.router, prefix="/{domain_id}/clients")

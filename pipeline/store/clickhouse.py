@@ -19,7 +19,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline.errors import StoreError
-from pipeline.store.migrations import INDIVIDUAL_COLUMNS, MIGRATIONS, PROPERTY_COLUMNS
+from pipeline.store.migrations import EVENT_COLUMNS, INDIVIDUAL_COLUMNS, MIGRATIONS, PROPERTY_COLUMNS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -115,6 +115,16 @@ class ClickHouseStore:
             f"{self.database}.properties",
             columns,
             column_names=PROPERTY_COLUMNS,
+            column_oriented=True,
+        )
+
+    async def insert_device_events(self, columns: list[list[Any]]) -> None:
+        """Insert column lists in ``EVENT_COLUMNS`` order."""
+        await self._run(
+            self._client.insert,
+            f"{self.database}.device_events",
+            columns,
+            column_names=EVENT_COLUMNS,
             column_oriented=True,
         )
 

@@ -82,6 +82,47 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "MODIFY TTL toDateTime(timestamp) + toIntervalSecond(ttl_seconds) WHERE ttl_seconds > 0",
         ),
     ),
+    (
+        4,
+        (
+            # Device events (connected, disconnected, introspection, device_error, ...) as the
+            # hw.device-events topic carries them. ``event_id`` is a hash of the record, so a replayed
+            # event collapses into the row it repeats; readers use FINAL. Each row keeps the lifetime
+            # it was written with (``ttl_seconds``, 0 for ever), as datastream rows do.
+            """
+            CREATE TABLE IF NOT EXISTS {db}.device_events (
+                realm LowCardinality(String),
+                device_id String,
+                timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(3)),
+                event_id UInt64,
+                type LowCardinality(String),
+                ip_address Nullable(String) CODEC(ZSTD(3)),
+                error_name LowCardinality(Nullable(String)),
+                metadata Map(String, String) CODEC(ZSTD(3)),
+                ttl_seconds UInt32 DEFAULT 0 CODEC(T64, ZSTD(3))
+            )
+            ENGINE = ReplacingMergeTree
+            PARTITION BY toYYYYMM(timestamp)
+            ORDER BY (realm, device_id, timestamp, event_id)
+            TTL toDateTime(timestamp) + toIntervalSecond(ttl_seconds) WHERE ttl_seconds > 0
+            """,
+        ),
+    ),
+    (
+        5,
+        (
+            # Codecs measured over 10M realistic rows (tests/bench/bench_schema.py, figures in
+            # tests/bench/README.md): FPC packs these doubles 18 % smaller than Gorilla, and ZSTD(3)
+            # beats ZSTD(1) after Delta on timestamps, T64 on longs and on strings (not on reception
+            # times, which keep ZSTD(1)). Reads are unchanged. A codec change rewrites nothing: new
+            # parts use it, older ones take it when they merge.
+            "ALTER TABLE {db}.individual_datastreams "
+            "MODIFY COLUMN timestamp DateTime64(6, 'UTC') CODEC(Delta, ZSTD(3))",
+            "ALTER TABLE {db}.individual_datastreams MODIFY COLUMN double_value Float64 CODEC(FPC, ZSTD(3))",
+            "ALTER TABLE {db}.individual_datastreams MODIFY COLUMN long_value Int64 CODEC(T64, ZSTD(3))",
+            "ALTER TABLE {db}.individual_datastreams MODIFY COLUMN string_value String CODEC(ZSTD(3))",
+        ),
+    ),
 )
 
 # Columns of ``individual_datastreams`` an insert provides, in order.
@@ -121,4 +162,17 @@ PROPERTY_COLUMNS: Final = (
     "reception_timestamp",
     "reading_id",
     *VALUE_COLUMNS,
+)
+
+# Columns of ``device_events`` an insert provides, in order.
+EVENT_COLUMNS: Final = (
+    "realm",
+    "device_id",
+    "timestamp",
+    "event_id",
+    "type",
+    "ip_address",
+    "error_name",
+    "metadata",
+    "ttl_seconds",
 )

@@ -3,7 +3,8 @@
 chDB has no users nor row policies, so a query is checked and wrapped here:
 
 1. ClickHouse parses it (``EXPLAIN AST``, which evaluates nothing) and ``check_ast`` accepts
-   only reads of the data tables (``individual_datastreams``, ``properties`` of this database),
+   only reads of the data tables (``individual_datastreams``, ``properties``, ``device_events``
+   of this database),
    harmless table functions (``numbers``...), no ``SETTINGS`` clause, no function that reads
    outside the tables (``file``, ``dictGet``, ``joinGet``...), no other database's table;
 2. it runs as a subquery, ``SELECT * FROM (<query>)``, so it is one SELECT (no ``;``, ``FORMAT``
@@ -11,7 +12,7 @@ chDB has no users nor row policies, so a query is checked and wrapped here:
    ``realm = '<realm>'`` to every read of the data tables, however the query names them.
 
 On a ClickHouse server deployment, give the API a read-only user per realm with a ROW POLICY
-``USING realm = '<realm>'`` on both tables and grants on nothing else; these checks then are a
+``USING realm = '<realm>'`` on the data tables and grants on nothing else; these checks then are a
 second line.
 """
 
@@ -31,7 +32,7 @@ from pipeline.errors import BadRequestError, StoreError
 if TYPE_CHECKING:
     from pipeline.store.clickhouse import ClickHouseStore
 
-TABLES: Final = ("individual_datastreams", "properties")
+TABLES: Final = ("individual_datastreams", "properties", "device_events")
 TABLE_FUNCTIONS: Final = frozenset({"numbers", "numbers_mt", "zeros", "zeros_mt", "generateSeries", "values"})
 _DENIED_FUNCTIONS: Final = frozenset(
     {"file", "joinGet", "joinGetOrNull", "getSetting", "getSettingOrDefault", "getServerSetting", "getMacro"}
@@ -64,8 +65,8 @@ def check_ast(lines: list[str], database: str, databases: set[str], current_tabl
         cte = "." not in name and name not in current_tables
         if node == "TableIdentifier" and name not in allowed and not cte:
             raise BadRequestError(
-                f"table {name!r} is not readable here; use {database}.individual_datastreams "
-                f"or {database}.properties"
+                f"table {name!r} is not readable here; use "
+                + ", ".join(f"{database}.{table}" for table in TABLES)
             )
         if node == "Function":
             if parent == "TableExpression" and name not in TABLE_FUNCTIONS:

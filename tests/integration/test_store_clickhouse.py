@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from pipeline.store import clickhouse
 from pipeline.store.clickhouse import ClickHouseStore
 from pipeline.store.columns import individual_columns
 from pipeline.store.migrations import MIGRATIONS
@@ -96,3 +99,35 @@ async def test_migrations_apply_once(store: ClickHouseStore) -> None:
 
     assert sorted(rows) == [(version,) for version, _ in MIGRATIONS]
     assert len(MIGRATIONS) >= 2
+
+
+async def test_rows_written_before_the_codec_migration_survive_it(
+    store: ClickHouseStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = f"{store.database}_old"
+    monkeypatch.setattr(clickhouse, "MIGRATIONS", MIGRATIONS[:4])  # as a platform before version 5 was
+    async with ClickHouseStore(store.url, database=database) as old:
+        device = random_device_id()
+        await _insert(old, _batch(device, [("/a/value", 1.5, T0), ("/a/value", 2.5, T0 + 1000)]))
+    monkeypatch.setattr(clickhouse, "MIGRATIONS", MIGRATIONS)
+    async with ClickHouseStore(store.url, database=database) as upgraded:
+        before = await path_samples(
+            upgraded, realm="acme", device_id=device, interface="org.acme.Temperature", path="/a/value"
+        )
+        await _insert(upgraded, _batch(device, [("/a/value", 3.5, T0 + 2000)], id_base=5000))
+        await upgraded.query("OPTIMIZE TABLE {db}.individual_datastreams FINAL", {})
+        after = await path_samples(
+            upgraded, realm="acme", device_id=device, interface="org.acme.Temperature", path="/a/value"
+        )
+        codecs = dict(
+            await upgraded.query(
+                "SELECT name, compression_codec FROM system.columns "
+                "WHERE database = {d:String} AND table = 'individual_datastreams'",
+                {"d": database},
+            )
+        )
+
+    assert [s.value for s in before] == [1.5, 2.5]
+    assert [s.value for s in after] == [1.5, 2.5, 3.5]
+    assert codecs["double_value"] == "CODEC(FPC(12), ZSTD(3))"
+    assert codecs["timestamp"] == "CODEC(Delta(8), ZSTD(3))"
