@@ -1,0 +1,129 @@
+"""A buffered sink agent: Kafka records gathered, stored at once, acked only once stored.
+
+Records are decoded as they come and held until ``flush_rows`` rows or
+``flush_interval`` seconds; then the subclass stores them in one go and the
+events are acked (so their offsets may be committed). A failing store is
+retried with backoff while consumption waits: nothing is dropped. An
+undecodable record is logged, counted and acked with the rest (it can never
+be stored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pipeline import metrics
+from pipeline.errors import StoreError
+from schemas.records import RecordError
+
+if TYPE_CHECKING:
+    import faust
+    from faust.types import EventT, StreamT
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF = 5.0
+T = TypeVar("T")
+
+
+class BufferedSink(Generic[T]):
+    """The agent and flush timer of one topic; subclasses decode, size and store what was held."""
+
+    what = "record"  # for logs and the rejection metric: "an undecodable <what>"
+
+    def __init__(
+        self, app: faust.App, topic: str, *, name: str, flush_rows: int, flush_interval: float
+    ) -> None:
+        self._flush_rows = flush_rows
+        self._flush_interval = flush_interval
+        self._events: list[EventT[Any]] = []
+        self._held: list[T] = []
+        self._rows = 0
+        self._oldest = 0.0
+        self._lock = asyncio.Lock()
+        self._stream: Any = None  # faust types the manual-ack stream loosely
+        source = app.topic(topic, value_serializer="raw", key_serializer="raw")
+        app.agent(source, name=name)(self._agent)
+        app.timer(flush_interval / 2, name=f"{name}-flush")(self._tick)
+
+    def decode(self, data: bytes) -> T:
+        """One record's content; raises ``RecordError`` when it cannot be read."""
+        raise NotImplementedError
+
+    def rows(self, item: T) -> int:
+        """How many rows an item will store (it counts towards ``flush_rows``)."""
+        return 1
+
+    async def store(self, items: list[T]) -> None:
+        """Store the held items (use ``retry`` around each write)."""
+        raise NotImplementedError
+
+    def acked(self, event: EventT[Any]) -> None:
+        """Called for each event acked after its items were stored."""
+
+    def ticked(self) -> None:
+        """Called on every timer tick."""
+
+    async def _agent(self, stream: StreamT[Any]) -> None:
+        # noack(): faust must not ack (and so commit) an event before its rows are stored.
+        manual: Any = stream.noack()  # type: ignore[attr-defined]
+        self._stream = manual
+        async for event in manual.events():
+            await self._take(event)
+
+    async def _take(self, event: EventT[Any]) -> None:
+        try:
+            item: T | None = self.decode(event.value)
+        except RecordError as exc:
+            where = f"{event.message.tp}@{event.message.offset}"
+            log.error("skipping an undecodable %s at %s: %s", self.what, where, exc)
+            metrics.messages_rejected.labels(f"undecodable_{self.what.replace(' ', '_')}").inc()
+            item = None
+        async with self._lock:
+            if not self._events:
+                self._oldest = time.monotonic()
+            self._events.append(event)
+            if item is not None:
+                self._held.append(item)
+                self._rows += self.rows(item)
+            if self._rows >= self._flush_rows:
+                await self._flush()
+
+    async def _tick(self) -> None:
+        self.ticked()
+        if self._events and time.monotonic() - self._oldest >= self._flush_interval:
+            async with self._lock:
+                await self._flush()
+
+    async def _flush(self) -> None:
+        """Store what is held, retrying until the store takes it, then ack the events."""
+        if not self._events:
+            return
+        if self._held:
+            await self.store(self._held)
+        assert self._stream is not None
+        for event in self._events:
+            await self._stream.ack(event)
+            self.acked(event)
+        self._events, self._held, self._rows = [], [], 0
+
+
+async def retry(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
+    """Run ``attempt`` until it succeeds, backing off; consumption waits meanwhile."""
+    backoff = 0.1
+    while True:
+        try:
+            await attempt()
+        except StoreError as exc:
+            metrics.store_failures.inc()
+            log.warning("%s failed, retrying in %.1f s: %s", what, backoff, exc)
+        except Exception as exc:  # the registry's driver errors vary; all mean "try again"
+            log.warning("%s failed, retrying in %.1f s: %r", what, backoff, exc)
+        else:
+            return
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_BACKOFF)
