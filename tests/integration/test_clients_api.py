@@ -10,13 +10,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from pipeline import kafka
-from pipeline.api import Platform, create_app
 from pipeline.registry import Accounts, Registry
 from pipeline.registry.clients import Clients
 from pipeline.settings import KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
 from tests.helpers import random_device_id
+from tests.integration.serving import serving
 
 CLIENTS = "/acme/clients"
 # The create body of Magistrala's clients documentation.
@@ -45,20 +44,8 @@ class Api:
 async def api(
     registry: Registry, store: ClickHouseStore, kafka_settings: KafkaSettings
 ) -> AsyncIterator[Api]:
-    topics = await kafka.ensure_topics(kafka_settings)
-    producer = kafka.producer(kafka_settings)
-    await producer.start()
-    try:
-        platform = Platform(registry, store, producer, topics, "test", "mqtt://localhost:1883")
-        key, _ = await registry.create_api_key("boot", global_role="admin")
-        transport = httpx.ASGITransport(app=create_app(platform))
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://hw", headers=headers) as http:
-            created = await http.post("/housekeeping/v1/realms", json={"data": {"realm_name": "acme"}})
-            assert created.status_code == 201
-            yield Api(http, registry)
-    finally:
-        await producer.stop()
+    async with serving(registry, store, kafka_settings, "acme") as (http, _):
+        yield Api(http, registry)
 
 
 async def test_the_documented_client_is_created_and_is_a_device(api: Api) -> None:

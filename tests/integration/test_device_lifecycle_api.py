@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from pipeline import kafka
-from pipeline.api import Platform, create_app
 from pipeline.registry import Registry
 from pipeline.settings import KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
 from tests.helpers import random_device_id
+from tests.integration.serving import serving
 
 
 @dataclass
@@ -27,20 +26,8 @@ class Api:
 async def api(
     registry: Registry, store: ClickHouseStore, kafka_settings: KafkaSettings
 ) -> AsyncIterator[Api]:
-    topics = await kafka.ensure_topics(kafka_settings)
-    producer = kafka.producer(kafka_settings)
-    await producer.start()
-    try:
-        platform = Platform(registry, store, producer, topics, "test", "mqtt://localhost:1883")
-        key, _ = await registry.create_api_key("boot", global_role="admin")
-        transport = httpx.ASGITransport(app=create_app(platform))
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://hw", headers=headers) as http:
-            for realm in ("acme", "beta"):
-                await http.post("/housekeeping/v1/realms", json={"data": {"realm_name": realm}})
-            yield Api(http, registry, store)
-    finally:
-        await producer.stop()
+    async with serving(registry, store, kafka_settings, "acme", "beta") as (http, _):
+        yield Api(http, registry, store)
 
 
 async def _register(api: Api, realm: str, device_id: str) -> httpx.Response:

@@ -8,11 +8,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline import kafka
-from pipeline.api import Platform, create_app, tokens
+from pipeline.api import tokens
 from pipeline.registry import Registry
 from pipeline.settings import AuthSettings, KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
+from tests.integration.serving import serving
 from tests.unit.auth.test_auth_tokens import keypair
 
 PRIVATE, PUBLIC = keypair()
@@ -28,24 +28,9 @@ async def http(
 ) -> AsyncIterator[httpx.AsyncClient]:
     public = tmp_path / "housekeeping_public.pem"
     public.write_text(PUBLIC)
-    topics = await kafka.ensure_topics(kafka_settings)
-    producer = kafka.producer(kafka_settings)
-    await producer.start()
-    try:
-        platform = Platform(
-            registry,
-            store,
-            producer,
-            topics,
-            "test",
-            "mqtt://localhost:1883",
-            auth=AuthSettings(housekeeping_jwt_public_key_path=public),
-        )
-        transport = httpx.ASGITransport(app=create_app(platform))
-        async with httpx.AsyncClient(transport=transport, base_url="http://hw") as client:
-            yield client
-    finally:
-        await producer.stop()
+    auth = AuthSettings(housekeeping_jwt_public_key_path=public)
+    async with serving(registry, store, kafka_settings, admin_headers=False, auth=auth) as (client, _):
+        yield client
 
 
 async def test_a_housekeeping_jwt_creates_and_lists_realms_as_its_claims_allow(
@@ -85,16 +70,8 @@ async def test_housekeeping_jwts_need_the_housekeeping_key_and_stay_in_housekeep
 async def test_without_a_housekeeping_key_housekeeping_jwts_are_refused_with_the_setting_to_use(
     registry: Registry, store: ClickHouseStore, kafka_settings: KafkaSettings
 ) -> None:
-    topics = await kafka.ensure_topics(kafka_settings)
-    producer = kafka.producer(kafka_settings)
-    await producer.start()
-    try:
-        platform = Platform(registry, store, producer, topics, "test", "mqtt://localhost:1883")
-        transport = httpx.ASGITransport(app=create_app(platform))
-        async with httpx.AsyncClient(transport=transport, base_url="http://hw") as client:
-            answer = await client.get("/housekeeping/v1/realms", headers=bearer({"a_ha": [".*::.*"]}))
-    finally:
-        await producer.stop()
+    async with serving(registry, store, kafka_settings, admin_headers=False) as (client, _):
+        answer = await client.get("/housekeeping/v1/realms", headers=bearer({"a_ha": [".*::.*"]}))
 
     assert answer.status_code == 401
     assert "HOUSEKEEPING_JWT_PUBLIC_KEY_PATH" in answer.json()["errors"]["detail"]

@@ -8,11 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
-from pipeline import kafka
-from pipeline.api import Platform, create_app
 from pipeline.registry import Registry
 from pipeline.settings import KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
+from tests.integration.serving import serving
 
 RM = "/realmmanagement/v1/acme"
 IFACE = {
@@ -56,22 +55,9 @@ def hot(name: str = "hot", policy: str | None = None, known: object = 30.0) -> d
 async def http(
     registry: Registry, store: ClickHouseStore, kafka_settings: KafkaSettings
 ) -> AsyncIterator[httpx.AsyncClient]:
-    topics = await kafka.ensure_topics(kafka_settings)
-    producer = kafka.producer(kafka_settings)
-    await producer.start()
-    try:
-        platform = Platform(registry, store, producer, topics, "test", "mqtt://localhost:1883")
-        key, _ = await registry.create_api_key("boot", global_role="admin")
-        transport = httpx.ASGITransport(app=create_app(platform))
-        headers = {"Authorization": f"Bearer {key}"}
-        async with httpx.AsyncClient(transport=transport, base_url="http://hw", headers=headers) as client:
-            assert (
-                await client.post("/housekeeping/v1/realms", json={"data": {"realm_name": "acme"}})
-            ).status_code == 201
-            assert (await client.post(f"{RM}/interfaces", json={"data": IFACE})).status_code == 201
-            yield client
-    finally:
-        await producer.stop()
+    async with serving(registry, store, kafka_settings, "acme") as (client, _):
+        assert (await client.post(f"{RM}/interfaces", json={"data": IFACE})).status_code == 201
+        yield client
 
 
 async def test_policy_and_trigger_lifecycle(http: httpx.AsyncClient) -> None:
