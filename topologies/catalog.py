@@ -11,6 +11,7 @@ import logging
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from pipeline.errors import NotFoundError
 from pipeline.registry.groups import Groups
 from schemas.policies import DEFAULT_POLICY, DeliveryPolicy
 from schemas.trigger_errors import TriggerError
@@ -36,6 +37,7 @@ class TriggerCatalog:
         self.index = TriggerIndex()
         self._per_realm: Counter[str] = Counter()
         self._policies: dict[tuple[str, str], DeliveryPolicy | None] = {}
+        self._defaults: dict[str, str | None] = {}
         self._groups: dict[tuple[str, str], frozenset[str]] = {}
 
     async def load(self) -> None:
@@ -57,9 +59,16 @@ class TriggerCatalog:
         return self.index.get(realm, name)
 
     async def policy(self, realm: str, name: str | None) -> DeliveryPolicy:
-        """The named policy, or the default (one attempt, failures discarded) when none is named."""
+        """The named policy; when none is named, the realm's default, else Astarte's (one attempt)."""
         if name is None:
-            return DEFAULT_POLICY
+            if realm not in self._defaults:
+                try:
+                    self._defaults[realm] = (await self._registry.get_realm(realm)).default_policy
+                except NotFoundError:
+                    self._defaults[realm] = None
+            name = self._defaults[realm]
+            if name is None:
+                return DEFAULT_POLICY
         key = (realm, name)
         if key not in self._policies:
             self._policies[key] = await self._book.find_policy(realm, name)
@@ -78,11 +87,13 @@ class TriggerCatalog:
             self._groups = kept | await Groups(self._registry).memberships(realm)
         elif kind == "policy":
             self._policies.pop((realm, name), None)
+            self._defaults.pop(realm, None)
         elif kind in ("interface", "realm"):
             # Known values are typed by their interface: reinstall the realm's triggers.
             for trigger in self.index.triggers(realm):
                 self._uninstall(realm, trigger.name)
             self._policies = {k: v for k, v in self._policies.items() if k[0] != realm}
+            self._defaults.pop(realm, None)
             for found_realm, trigger in await self._book.all_triggers(realm):
                 await self._install(found_realm, trigger)
 

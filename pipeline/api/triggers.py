@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict
 
 from pipeline.api.auth import Caller
 from pipeline.api.models import Envelope
@@ -111,6 +112,32 @@ async def install_policy(
     policy = await _book(request).install_policy(realm, body.data)
     await announce(platform.producer, platform.topics.registry, "policy", realm, policy.name)
     return {"data": policy.to_json()}
+
+
+class DefaultPolicy(BaseModel):
+    """The policy of triggers that name none; null for Astarte's (one attempt, failures discarded)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None
+
+
+@router.get("/config/default-policy")
+async def get_default_policy(request: Request, realm: str, _caller: Caller) -> dict[str, Any]:
+    """The realm's default delivery policy (``{"name": null}`` when it has none of its own)."""
+    realm_record = await request.app.state.platform.registry.get_realm(realm)
+    return {"data": {"name": realm_record.default_policy}}
+
+
+@router.put("/config/default-policy")
+async def set_default_policy(
+    request: Request, realm: str, body: Envelope[DefaultPolicy], _caller: Caller
+) -> dict[str, Any]:
+    """Name an installed policy as the default for triggers without one (404 if it is not installed)."""
+    platform = request.app.state.platform
+    await _book(request).set_default_policy(realm, body.data.name)
+    await announce(platform.producer, platform.topics.registry, "policy", realm, body.data.name or "")
+    return {"data": {"name": body.data.name}}
 
 
 @router.get("/policies/{name}")

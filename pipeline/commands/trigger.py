@@ -182,3 +182,24 @@ def policy_show(name: str, realm: Realm, url: Url = DEFAULT_URL, key: Key = None
 def policy_delete(name: str, realm: Realm, url: Url = DEFAULT_URL, key: Key = None) -> None:
     """Delete a delivery policy (refused while a trigger uses it)."""
     _delete("policies", name, realm, url, key)
+
+
+@policy_app.command("default")
+def policy_default(
+    realm: Realm,
+    name: Annotated[str | None, typer.Argument(help="The installed policy to make the default.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Back to Astarte's default (one attempt).")] = False,
+    url: Url = DEFAULT_URL,
+    key: Key = None,
+) -> None:
+    """Show the realm's default delivery policy, or set it (for triggers that name none)."""
+    path = f"/realmmanagement/v1/{realm}/config/default-policy"
+    with ApiClient(url, key) as api:
+        try:
+            if name is None and not clear:
+                current = api.request("GET", path)["name"]
+            else:
+                current = api.request("PUT", path, json={"data": {"name": None if clear else name}})["name"]
+        except ApiError as exc:
+            raise fail(str(exc)) from exc
+    console.print(current or "(none: one attempt, failures discarded)", highlight=False)

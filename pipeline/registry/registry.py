@@ -32,6 +32,7 @@ class RealmRecord:
     jwt_public_key_pem: str | None
     device_registration_limit: int | None = None
     datastream_maximum_storage_retention: int | None = None
+    default_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class Registry:
             row.jwt_public_key_pem,
             row.device_registration_limit,
             row.datastream_maximum_storage_retention,
+            row.default_policy,
         )
 
     async def update_realm(self, name: str, **changes: Any) -> RealmRecord:

@@ -26,6 +26,8 @@ realms = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("device_registration_limit", Integer, nullable=True),
     Column("datastream_maximum_storage_retention", Integer, nullable=True),
+    # The delivery policy of triggers that name none (None: Astarte's, one attempt, failures discarded).
+    Column("default_policy", String(128), nullable=True),
 )
 
 interfaces = Table(

@@ -148,9 +148,16 @@ class TriggerBook:
         definition = await self._policy_row(realm, name)
         return None if definition is None else parse_policy(definition)
 
+    async def set_default_policy(self, realm: str, name: str | None) -> None:
+        """Make an installed policy the realm's default for triggers naming none (None: Astarte's)."""
+        if name is not None:
+            await self.get_policy(realm, name)
+        await self._registry.update_realm(realm, default_policy=name)
+
     async def delete_policy(self, realm: str, name: str) -> None:
-        """Delete a policy; 409 while a trigger names it."""
-        await self._registry.get_realm(realm)
+        """Delete a policy; 409 while a trigger names it or it is the realm's default."""
+        if (await self._registry.get_realm(realm)).default_policy == name:
+            raise ConflictError(f"delivery policy {name!r} is realm {realm}'s default; change that first")
         async with self._registry.engine.begin() as conn:
             users = (
                 await conn.execute(

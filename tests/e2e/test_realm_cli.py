@@ -37,3 +37,29 @@ def test_realms_are_created_shown_updated_listed_and_deleted(platform: Running, 
     assert bad.returncode == 1 and "realm" in bad.stderr.lower()
     assert nothing.returncode == 1 and "nothing to change" in nothing.stderr
     assert deleted.returncode == 0 and gone.returncode == 1
+
+
+def test_the_default_delivery_policy_is_set_shown_and_cleared(platform: Running, tmp_path: Path) -> None:
+    name = f"r{uuid.uuid4().hex[:8]}"
+    policy = tmp_path / "retrying.json"
+    policy.write_text(
+        json.dumps(
+            {
+                "name": "retrying",
+                "error_handlers": [{"on": "any_error", "strategy": "retry"}],
+                "maximum_capacity": 100,
+                "retry_times": 3,
+            }
+        )
+    )
+    assert headwater(platform, "realm", "create", name).returncode == 0
+    assert headwater(platform, "policy", "install", str(policy), "--realm", name).returncode == 0
+
+    unset = headwater(platform, "policy", "default", "--realm", name)
+    made = headwater(platform, "policy", "default", "retrying", "--realm", name)
+    shown = headwater(platform, "policy", "default", "--realm", name)
+    cleared = headwater(platform, "policy", "default", "--clear", "--realm", name)
+
+    assert "none" in unset.stdout
+    assert made.returncode == 0 and shown.stdout.strip() == "retrying"
+    assert cleared.returncode == 0 and "none" in cleared.stdout
