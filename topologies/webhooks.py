@@ -1,10 +1,12 @@
 """Webhook delivery: TriggerEvent records become HTTP requests, under the trigger's delivery policy.
 
-Events of one partition are delivered in order, one at a time (``prefetch_count``
-1). A failure is retried with backoff, discarded or dead-lettered as ``decide``
-says; an event is acked only after its final outcome, so a crash redelivers it
-(at least once). Dead letters go to the trigger dead-letter topic and to the
-registry, where the API lists and replays them.
+Events wait in one lane per realm and policy (``topologies.lanes``): at most
+``prefetch_count`` are delivered at once, started in arrival order (1 keeps a
+trigger's events in order), and at most ``maximum_capacity`` wait, the oldest
+dropped beyond that. A failure is retried with backoff, discarded or
+dead-lettered as ``decide`` says; an event is acked only after its final outcome
+(or its drop), so a crash redelivers it (at least once). Dead letters go to the
+trigger dead-letter topic and to the registry, where the API lists and replays them.
 """
 
 from __future__ import annotations
@@ -20,15 +22,16 @@ import httpx
 
 from pipeline import metrics
 from pipeline.registry.triggers import DeadLetter
-from schemas.policies import Action, Outcome, decide, is_expired
+from schemas.policies import DEFAULT_POLICY, Action, DeliveryPolicy, Outcome, decide, is_expired
 from schemas.records import RecordError, trigger_events
 from schemas.trigger_action import HttpAction, TemplateType
 from schemas.trigger_records import ENQUEUED_AT, REASON, event_body
+from topologies.lanes import DROPPED, Lanes
 
 if TYPE_CHECKING:
     import faust
     from aiokafka import AIOKafkaProducer
-    from faust.types import StreamT
+    from faust.types import EventT, StreamT
 
     from pipeline.registry.triggers import TriggerBook
     from topologies.catalog import TriggerCatalog
@@ -37,6 +40,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT_S = 10.0
 MAX_BACKOFF = 5.0
+# Events held in lanes at most; reading the topic waits beyond (maximum_capacity drops first).
+MAX_BACKLOG = 100_000
 
 
 def render(action: HttpAction, body: dict[str, Any]) -> tuple[bytes, str]:
@@ -78,11 +83,33 @@ class WebhookTopology:
             await client.aclose()
 
     async def _agent(self, stream: StreamT[Any]) -> None:
-        # noack(): an event is acked only after it was delivered, discarded or dead-lettered.
+        # noack(): an event is acked only after it was delivered, discarded, dead-lettered or dropped;
+        # faust commits only up to the first event not acked yet, so lanes may finish out of order.
         manual: Any = stream.noack()  # type: ignore[attr-defined]
-        async for event in manual.events():
-            await self.deliver(event.value)
+
+        async def finish(event: EventT[Any], outcome: str) -> None:
+            if outcome == DROPPED:
+                log.warning("dropped a trigger event: its policy's maximum_capacity was reached")
+                self._count(DROPPED)
             await manual.ack(event)
+
+        lanes: Lanes[EventT[Any]] = Lanes(lambda event: self.deliver(event.value), finish)
+        try:
+            async for event in manual.events():
+                await lanes.room(MAX_BACKLOG)
+                key, policy = await self._lane_of(event.value)
+                lanes.put(key, event, capacity=policy.maximum_capacity, prefetch=policy.prefetch_count)
+        finally:
+            lanes.cancel()
+
+    async def _lane_of(self, data: bytes) -> tuple[tuple[str, str], DeliveryPolicy]:
+        """The lane of an encoded event (its realm and policy) and that policy."""
+        try:
+            record = self._codec.decode(data)
+        except RecordError:
+            return ("", "@undecodable"), DEFAULT_POLICY  # deliver() counts it
+        policy = await self._catalog.policy(record["realm"], record["policy"])
+        return (record["realm"], policy.name), policy
 
     async def deliver(self, data: bytes) -> str:
         """Deliver one encoded TriggerEvent until its final outcome, which it returns."""
