@@ -36,6 +36,7 @@ class Topics:
     downlink: str
     trigger_events: str
     trigger_dlq: str = ""
+    trigger_state: str = ""
 
     @classmethod
     def of(cls, settings: KafkaSettings) -> Topics:
@@ -47,6 +48,7 @@ class Topics:
             downlink=settings.topic("downlink"),
             trigger_events=settings.topic("trigger-events"),
             trigger_dlq=settings.topic("trigger-dlq"),
+            trigger_state=settings.topic("trigger-state"),
         )
 
     def partitions(self, settings: KafkaSettings) -> dict[str, int]:
@@ -60,6 +62,7 @@ class Topics:
             self.downlink: device_partitions,
             self.trigger_events: device_partitions,
             self.trigger_dlq: 1,
+            self.trigger_state: device_partitions,
         }
 
 

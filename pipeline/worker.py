@@ -28,6 +28,7 @@ from topologies.app import create_app as create_faust_app
 from topologies.catalog import TriggerCatalog
 from topologies.device_state import DeviceStateTopology
 from topologies.event_log import DeviceEventLog
+from topologies.last_values import LastValues
 from topologies.persist import PersistTopology
 from topologies.triggers import TriggerTopology
 from topologies.webhooks import WebhookTopology
@@ -91,6 +92,8 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             await trigger_follower.start()
             stack.push_async_callback(trigger_follower.stop)
             await catalog.load()
+            last_values = LastValues(producer, topics.trigger_state, settings.kafka.ingest_partitions)
+            await last_values.recover(settings.kafka)
             TriggerTopology(
                 app,
                 catalog,
@@ -98,6 +101,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 ingest_topic=topics.ingest,
                 device_events_topic=topics.device_events,
                 trigger_events_topic=topics.trigger_events,
+                last_values=last_values,
             )
             webhooks = WebhookTopology(
                 app,

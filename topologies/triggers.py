@@ -5,8 +5,9 @@ triggers that cannot match it; a realm without triggers costs one lookup). Both
 reading phases are evaluated on arrival: ``stored`` triggers (value_stored,
 path_created, ...) fire alongside the persist agent's insert, not after it. The
 last value of a path is kept only where some trigger compares with it, in
-memory: it starts empty after a restart. An input record is acked only once
-every trigger event it fired was acknowledged by Kafka.
+``LastValues``, whose changes go to the trigger-state topic and are read back
+when a worker starts. An input record is acked only once every trigger event
+and state change it produced was acknowledged by Kafka.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from faust.types import StreamT
 
     from topologies.catalog import TriggerCatalog
+    from topologies.last_values import Key, LastValues
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class TriggerTopology:
         ingest_topic: str,
         device_events_topic: str,
         trigger_events_topic: str,
+        last_values: LastValues | None = None,
     ) -> None:
         self._catalog = catalog
         self._producer = producer
@@ -53,7 +56,10 @@ class TriggerTopology:
         self._ingest = ingest_batches()
         self._events = device_events()
         self._codec = trigger_events()
-        self._last: dict[tuple[str, str, str, int, str], object] = {}
+        # Without a LastValues (tests), last values live in memory only.
+        self._last: dict[Key, Any] = last_values if last_values is not None else {}
+        self._state = last_values
+        self._changed: list[tuple[Key, Any]] = []
         readings = app.topic(ingest_topic, value_serializer="raw", key_serializer="raw")
         events = app.topic(device_events_topic, value_serializer="raw", key_serializer="raw")
         app.agent(readings, name="trigger-readings")(self._readings_agent)
@@ -71,7 +77,12 @@ class TriggerTopology:
                     records = []
                 else:
                     records = self.evaluate_batch(batch)
-                await acks.put(event, await self._send(records))
+                pending = await self._send(records)
+                if self._changed:
+                    changed, self._changed = self._changed, []
+                    if self._state is not None:
+                        pending += await self._state.publish(changed, event.message.partition)
+                await acks.put(event, pending)
 
     async def _events_agent(self, stream: StreamT[Any]) -> None:
         manual: Any = stream.noack()  # type: ignore[attr-defined]
@@ -125,11 +136,14 @@ class TriggerTopology:
                 realm, device_id, groups, interface=interface, major=major, path=path
             ):
                 if value is None:
-                    self._last.pop(key, None)
-                else:
+                    if self._last.pop(key, None) is not None:
+                        self._changed.append((key, None))
+                elif previous != value:
                     self._last[key] = value
+                    self._changed.append((key, value))
             elif previous is not None:
                 self._last.pop(key, None)
+                self._changed.append((key, None))
         return out
 
     def evaluate_device_event(self, record: dict[str, Any]) -> list[dict[str, Any]]:
