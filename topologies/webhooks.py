@@ -22,7 +22,7 @@ import httpx
 
 from pipeline import metrics
 from pipeline.registry.triggers import DeadLetter
-from schemas.policies import DEFAULT_POLICY, Action, DeliveryPolicy, Outcome, decide, is_expired
+from schemas.policies import Action, Outcome, decide, is_expired
 from schemas.records import RecordError, trigger_events
 from schemas.trigger_action import HttpAction, TemplateType
 from schemas.trigger_records import ENQUEUED_AT, REASON, event_body
@@ -87,29 +87,32 @@ class WebhookTopology:
         # faust commits only up to the first event not acked yet, so lanes may finish out of order.
         manual: Any = stream.noack()  # type: ignore[attr-defined]
 
-        async def finish(event: EventT[Any], outcome: str) -> None:
+        async def finish(item: tuple[EventT[Any], dict[str, Any]], outcome: str) -> None:
             if outcome == DROPPED:
                 log.warning("dropped a trigger event: its policy's maximum_capacity was reached")
                 self._count(DROPPED)
-            await manual.ack(event)
+            await manual.ack(item[0])
 
-        lanes: Lanes[EventT[Any]] = Lanes(lambda event: self.deliver(event.value), finish)
+        lanes: Lanes[tuple[EventT[Any], dict[str, Any]]] = Lanes(lambda item: self._deliver(item[1]), finish)
         try:
             async for event in manual.events():
                 await lanes.room(MAX_BACKLOG)
-                key, policy = await self._lane_of(event.value)
-                lanes.put(key, event, capacity=policy.maximum_capacity, prefetch=policy.prefetch_count)
+                try:
+                    record = self._codec.decode(event.value)
+                except RecordError as exc:
+                    log.error("skipping an undecodable trigger event: %s", exc)
+                    self._count("undecodable")
+                    await manual.ack(event)
+                    continue
+                policy = await self._catalog.policy(record["realm"], record["policy"])
+                lanes.put(
+                    (record["realm"], policy.name),
+                    (event, record),
+                    capacity=policy.maximum_capacity,
+                    prefetch=policy.prefetch_count,
+                )
         finally:
             lanes.cancel()
-
-    async def _lane_of(self, data: bytes) -> tuple[tuple[str, str], DeliveryPolicy]:
-        """The lane of an encoded event (its realm and policy) and that policy."""
-        try:
-            record = self._codec.decode(data)
-        except RecordError:
-            return ("", "@undecodable"), DEFAULT_POLICY  # deliver() counts it
-        policy = await self._catalog.policy(record["realm"], record["policy"])
-        return (record["realm"], policy.name), policy
 
     async def deliver(self, data: bytes) -> str:
         """Deliver one encoded TriggerEvent until its final outcome, which it returns."""
@@ -118,6 +121,9 @@ class WebhookTopology:
         except RecordError as exc:
             log.error("skipping an undecodable trigger event: %s", exc)
             return self._count("undecodable")
+        return await self._deliver(record)
+
+    async def _deliver(self, record: dict[str, Any]) -> str:
         realm, name = record["realm"], record["trigger_name"]
         trigger = self._catalog.trigger(realm, name)
         if trigger is None:
