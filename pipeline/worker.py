@@ -64,7 +64,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             await follower.start()
             stack.push_async_callback(follower.stop)
             app = create_faust_app(settings.kafka, settings.worker, data_dir=settings.data_dir)
-            PersistTopology(
+            persist = PersistTopology(
                 app,
                 store,
                 topics.ingest,
@@ -102,6 +102,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 device_events_topic=topics.device_events,
                 trigger_events_topic=topics.trigger_events,
                 last_values=last_values,
+                stored=persist.stored,
             )
             webhooks = WebhookTopology(
                 app,

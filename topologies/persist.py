@@ -16,6 +16,7 @@ from pipeline import metrics
 from pipeline.store.columns import insert_columns
 from schemas.records import ingest_batches
 from topologies.sink import BufferedSink, retry
+from topologies.watermarks import Watermarks
 
 if TYPE_CHECKING:
     import faust
@@ -42,6 +43,7 @@ class PersistTopology(BufferedSink[dict[str, Any]]):
     ) -> None:
         self._app = app
         self._acked: dict[Any, int] = {}
+        self.stored = Watermarks()
         self._store = store
         # Without shapes every reading is a datastream and object members get guessed types.
         self._shapes = shapes
@@ -69,6 +71,7 @@ class PersistTopology(BufferedSink[dict[str, Any]]):
 
     def acked(self, event: EventT[Any]) -> None:
         self._acked[event.message.tp] = event.message.offset
+        self.stored.advance(event.message.tp, event.message.offset)
 
     def ticked(self) -> None:
         """Per partition: records Kafka holds past the last one stored (after at least one was)."""

@@ -2,8 +2,9 @@
 
 Each reading is looked up in the ``TriggerIndex`` (its cost does not grow with
 triggers that cannot match it; a realm without triggers costs one lookup). Both
-reading phases are evaluated on arrival: ``stored`` triggers (value_stored,
-path_created, ...) fire alongside the persist agent's insert, not after it. The
+reading phases are evaluated on arrival; ``incoming`` events are sent at once,
+``stored`` ones (value_stored, path_created, ...) once the persist sink stored
+the record (``Watermarks``), so the value is queryable when the webhook comes. The
 last value of a path is kept only where some trigger compares with it, in
 ``LastValues``, whose changes go to the trigger-state topic and are read back
 when a worker starts. An input record is acked only once every trigger event
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
     from topologies.catalog import TriggerCatalog
     from topologies.last_values import Key, LastValues
+    from topologies.watermarks import Watermarks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,7 @@ class TriggerTopology:
         device_events_topic: str,
         trigger_events_topic: str,
         last_values: LastValues | None = None,
+        stored: Watermarks | None = None,
     ) -> None:
         self._catalog = catalog
         self._producer = producer
@@ -60,6 +63,8 @@ class TriggerTopology:
         self._last: dict[Key, Any] = last_values if last_values is not None else {}
         self._state = last_values
         self._changed: list[tuple[Key, Any]] = []
+        self._stored = stored
+        self._after_store: list[dict[str, Any]] = []
         readings = app.topic(ingest_topic, value_serializer="raw", key_serializer="raw")
         events = app.topic(device_events_topic, value_serializer="raw", key_serializer="raw")
         app.agent(readings, name="trigger-readings")(self._readings_agent)
@@ -78,6 +83,11 @@ class TriggerTopology:
                 else:
                     records = self.evaluate_batch(batch)
                 pending = await self._send(records)
+                if self._after_store:
+                    later, self._after_store = self._after_store, []
+                    if self._stored is not None:  # the persist sink stores this record first
+                        await self._stored.wait(event.message.tp, event.message.offset)
+                    pending += await self._send(later)
                 if self._changed:
                     changed, self._changed = self._changed, []
                     if self._state is not None:
@@ -98,7 +108,8 @@ class TriggerTopology:
                 await acks.put(event, await self._send(records))
 
     def evaluate_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
-        """The TriggerEvent records an ingest batch fires (updating the kept last values)."""
+        """The incoming-phase TriggerEvent records an ingest batch fires (the stored-phase ones are kept
+        for after the insert), updating the kept last values."""
         catalog, index = self._catalog, self._catalog.index
         out: list[dict[str, Any]] = []
         now_us = time.time_ns() // 1000
@@ -116,11 +127,11 @@ class TriggerTopology:
             groups = catalog.groups_of(realm, device_id)
             previous = self._last.get(key)
             value = reading["value"]
-            for phase in (ReadingPhase.INCOMING, ReadingPhase.STORED):
+            for phase, fired in ((ReadingPhase.INCOMING, out), (ReadingPhase.STORED, self._after_store)):
                 for trigger in index.matches_for_reading(
                     realm, device_id, groups, interface, major, path, value, previous, phase
                 ):
-                    out.append(
+                    fired.append(
                         data_record(
                             event_id=f"{batch['batch_id']}/{i}/{trigger.name}",
                             realm=realm,

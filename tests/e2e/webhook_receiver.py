@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -21,6 +22,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    checked: Any = None
+    """What ``Receiver.check[path]`` returned while this request waited for its answer."""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -30,13 +33,14 @@ class Received:
 class Receiver:
     """``http://127.0.0.1:<port>/<anything>``; ``fail[path] = n`` answers 500 to the first n requests.
 
-    A path in ``hang`` gets no answer for 5 s.
+    A path in ``hang`` gets no answer for 5 s; ``check[path]`` is called before answering.
     """
 
     port: int
     requests: list[Received] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)
+    check: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
@@ -64,9 +68,11 @@ def serve() -> tuple[Receiver, ThreadingHTTPServer]:
         def _any(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            check = receiver.check.get(self.path)
+            checked = check() if check is not None else None
             with receiver.lock:
                 receiver.requests.append(
-                    Received(self.command, self.path, dict(self.headers.items()), body, time.time())
+                    Received(self.command, self.path, dict(self.headers.items()), body, time.time(), checked)
                 )
                 failing = receiver.fail.get(self.path, 0)
                 if failing:
