@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import bson
@@ -19,15 +16,9 @@ from pipeline.settings import KafkaSettings
 from schemas.interface import parse_interface
 from schemas.records import ingest_batches
 from tests.helpers import eventually, random_device_id, temperature_interface
+from tests.integration.processes import process_env, spawn
 
 MESSAGES = 60_000
-
-
-def _spawn_broker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "broker"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
 
 
 async def _stored_values(kafka_settings: KafkaSettings, topic: str, device: str) -> set[float]:
@@ -63,16 +54,8 @@ async def test_a_sigkilled_broker_acknowledged_only_what_kafka_holds(
         secret = await registry.register_device("acme", device)
     topics = await kafka.ensure_topics(kafka_settings)
     port = ports.free_port()
-    env = dict(os.environ) | {
-        "HEADWATER_DATA_DIR": str(tmp_path),
-        "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "HEADWATER_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
-        "HEADWATER_KAFKA__INGEST_PARTITIONS": str(kafka_settings.ingest_partitions),
-        "HEADWATER_KAFKA__IDEMPOTENCE": "false",
-        "HEADWATER_MQTT__PORT": str(port),
-        "HEADWATER_MQTT__TLS_PORT": str(ports.free_port()),
-    }
-    broker = _spawn_broker(env, tmp_path / "broker.log")
+    env = process_env(kafka_settings, tmp_path, mqtt__port=str(port), mqtt__tls_port=str(ports.free_port()))
+    broker = spawn(env, tmp_path / "broker.log", "broker")
     acked_ids: set[int] = set()  # packet ids: fewer than 65,536 messages, so none is reused
     sent: dict[int, float] = {}
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"acme/{device}")

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -20,6 +17,7 @@ from schemas.interface import parse_interface
 from schemas.records import ingest_batches
 from tests.e2e.webhook_receiver import serve
 from tests.helpers import eventually, random_device_id, reading
+from tests.integration.processes import healthy, process_env, spawn
 
 T0 = 1_700_000_000_000_000
 MODE = {
@@ -30,23 +28,6 @@ MODE = {
     "ownership": "device",
     "mappings": [{"endpoint": "/%{zone}/mode", "type": "string", "allow_unset": True}],
 }
-
-
-def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker", "--with-api"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def _healthy(client: httpx.AsyncClient) -> bool:
-    try:
-        return (await client.get("/health")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def test_value_change_remembers_the_last_value_across_a_worker_restart(
@@ -77,15 +58,9 @@ async def test_value_change_remembers_the_last_value_across_a_worker_restart(
         )
     topics = await kafka.ensure_topics(kafka_settings)
     api_port = ports.free_port()
-    env = dict(os.environ) | {
-        "HEADWATER_DATA_DIR": str(tmp_path),
-        "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "HEADWATER_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
-        "HEADWATER_KAFKA__INGEST_PARTITIONS": str(kafka_settings.ingest_partitions),
-        "HEADWATER_KAFKA__IDEMPOTENCE": "false",
-        "HEADWATER_API__PORT": str(api_port),
-        "HEADWATER_WORKER__GROUP_ID": f"state-{uuid.uuid4().hex[:8]}",
-    }
+    env = process_env(
+        kafka_settings, tmp_path, api__port=str(api_port), worker__group_id=f"state-{uuid.uuid4().hex[:8]}"
+    )
     client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{api_port}", timeout=5)
     producer = kafka.producer(kafka_settings)
     await producer.start()
@@ -115,15 +90,15 @@ async def test_value_change_remembers_the_last_value_across_a_worker_restart(
         )
         await producer.send_and_wait(topics.ingest, record, partition=0)
 
-    worker = _spawn_worker(env, tmp_path / "worker.log")
+    worker = spawn(env, tmp_path / "worker.log", "worker", "--with-api")
     try:
-        await eventually(lambda: _healthy(client), within=60)
+        await eventually(lambda: healthy(client), within=60)
         await send("eco")
         await asyncio.to_thread(receiver.wait, "/changed", 1, 30)
         worker.send_signal(signal.SIGTERM)
         worker.wait(30)
-        worker = _spawn_worker(env, tmp_path / "worker.log")
-        await eventually(lambda: _healthy(client), within=60)
+        worker = spawn(env, tmp_path / "worker.log", "worker", "--with-api")
+        await eventually(lambda: healthy(client), within=60)
         await send("eco")  # the same value again: no change
         await send("boost")
         got = await asyncio.to_thread(receiver.wait, "/changed", 2, 30)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -18,26 +15,10 @@ from pipeline.settings import KafkaSettings
 from schemas.interface import parse_interface
 from schemas.records import ingest_batches
 from tests.helpers import eventually, random_device_id, reading, temperature_interface
+from tests.integration.processes import healthy, process_env, spawn
 
 T0 = 1_700_000_000_000_000
 RECORDS, PER_RECORD = 40, 250
-
-
-def _spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "pipeline.cli", "worker", "--with-api"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
-async def _healthy(client: httpx.AsyncClient) -> bool:
-    try:
-        return (await client.get("/health")).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 async def _rows_persisted(client: httpx.AsyncClient) -> float:
@@ -60,25 +41,22 @@ async def test_sigkilled_worker_loses_nothing_and_duplicates_nothing(
         key, _ = await registry.create_api_key("test", global_role="admin")
     topics = await kafka.ensure_topics(kafka_settings)
     api_port = ports.free_port()
-    env = dict(os.environ) | {
-        "HEADWATER_DATA_DIR": str(tmp_path),
-        "HEADWATER_KAFKA__BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-        "HEADWATER_KAFKA__TOPIC_PREFIX": kafka_settings.topic_prefix,
-        "HEADWATER_KAFKA__INGEST_PARTITIONS": str(kafka_settings.ingest_partitions),
-        "HEADWATER_KAFKA__IDEMPOTENCE": "false",
-        "HEADWATER_API__PORT": str(api_port),
-        "HEADWATER_WORKER__GROUP_ID": f"kill-{uuid.uuid4().hex[:8]}",
-        "HEADWATER_WORKER__FLUSH_ROWS": "500",
-    }
+    env = process_env(
+        kafka_settings,
+        tmp_path,
+        api__port=str(api_port),
+        worker__group_id=f"kill-{uuid.uuid4().hex[:8]}",
+        worker__flush_rows="500",
+    )
     log = tmp_path / "worker.log"
     client = httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{api_port}", headers={"Authorization": f"Bearer {key}"}, timeout=5
     )
     producer = kafka.producer(kafka_settings)
     await producer.start()
-    worker = _spawn_worker(env, log)
+    worker = spawn(env, log, "worker", "--with-api")
     try:
-        await eventually(lambda: _healthy(client), within=60)
+        await eventually(lambda: healthy(client), within=60)
 
         async def produce() -> None:
             for b in range(RECORDS):
@@ -104,9 +82,9 @@ async def test_sigkilled_worker_loses_nothing_and_duplicates_nothing(
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
         killed_mid_stream = not production.done()
-        worker = _spawn_worker(env, log)
+        worker = spawn(env, log, "worker", "--with-api")
         await production
-        await eventually(lambda: _healthy(client), within=60)
+        await eventually(lambda: healthy(client), within=60)
 
         async def complete() -> list[int] | None:
             counts = []
