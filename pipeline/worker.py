@@ -92,8 +92,8 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             await trigger_follower.start()
             stack.push_async_callback(trigger_follower.stop)
             await catalog.load()
-            last_values = LastValues(producer, topics.trigger_state, settings.kafka.ingest_partitions)
-            await last_values.recover(settings.kafka)
+            last_values = LastValues(producer, settings.kafka, topics.trigger_state)
+            stack.push_async_callback(last_values.stop)
             TriggerTopology(
                 app,
                 catalog,

@@ -5,10 +5,11 @@ triggers that cannot match it; a realm without triggers costs one lookup). Both
 reading phases are evaluated on arrival; ``incoming`` events are sent at once,
 ``stored`` ones (value_stored, path_created, ...) once the persist sink stored
 the record (``Watermarks``), so the value is queryable when the webhook comes. The
-last value of a path is kept only where some trigger compares with it, in
-``LastValues``, whose changes go to the trigger-state topic and are read back
-when a worker starts. An input record is acked only once every trigger event
-and state change it produced was acknowledged by Kafka.
+last value of a path is kept only where some trigger compares with it, in the
+``LastValues`` of the record's partition, whose changes go to the trigger-state
+topic and are read back when faust assigns the partition. An input record is
+acked only once every trigger event and state change it produced was
+acknowledged by Kafka.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from faust.types import StreamT
 
     from topologies.catalog import TriggerCatalog
-    from topologies.last_values import Key, LastValues
+    from topologies.last_values import Key, LastValues, Partition
     from topologies.watermarks import Watermarks
 
 log = logging.getLogger(__name__)
@@ -59,12 +60,14 @@ class TriggerTopology:
         self._ingest = ingest_batches()
         self._events = device_events()
         self._codec = trigger_events()
-        # Without a LastValues (tests), last values live in memory only.
-        self._last: dict[Key, Any] = last_values if last_values is not None else {}
         self._state = last_values
+        # Without a LastValues, last values live in this process only.
+        self._memory: dict[int, Partition] = {}
         self._changed: list[tuple[Key, Any]] = []
         self._stored = stored
         self._after_store: list[dict[str, Any]] = []
+        if last_values is not None:
+            last_values.follow(app, ingest_topic)
         readings = app.topic(ingest_topic, value_serializer="raw", key_serializer="raw")
         events = app.topic(device_events_topic, value_serializer="raw", key_serializer="raw")
         app.agent(readings, name="trigger-readings")(self._readings_agent)
@@ -81,7 +84,7 @@ class TriggerTopology:
                     log.error("trigger evaluation skips an undecodable ingest record: %s", exc)
                     records = []
                 else:
-                    records = self.evaluate_batch(batch)
+                    records = self.evaluate_batch(batch, await self._last_values(event.message.partition))
                 pending = await self._send(records)
                 if self._after_store:
                     later, self._after_store = self._after_store, []
@@ -107,9 +110,14 @@ class TriggerTopology:
                     records = self.evaluate_device_event(record)
                 await acks.put(event, await self._send(records))
 
-    def evaluate_batch(self, batch: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _last_values(self, partition: int) -> Partition:
+        if self._state is not None:
+            return await self._state.of(partition)
+        return self._memory.setdefault(partition, {})
+
+    def evaluate_batch(self, batch: dict[str, Any], last: Partition) -> list[dict[str, Any]]:
         """The incoming-phase TriggerEvent records an ingest batch fires (the stored-phase ones are kept
-        for after the insert), updating the kept last values."""
+        for after the insert), updating ``last``, the kept last values of the batch's partition."""
         catalog, index = self._catalog, self._catalog.index
         out: list[dict[str, Any]] = []
         now_us = time.time_ns() // 1000
@@ -125,7 +133,7 @@ class TriggerTopology:
             )
             key = (realm, device_id, interface, major, path)
             groups = catalog.groups_of(realm, device_id)
-            previous = self._last.get(key)
+            previous = last.get(key)
             value = reading["value"]
             for phase, fired in ((ReadingPhase.INCOMING, out), (ReadingPhase.STORED, self._after_store)):
                 for trigger in index.matches_for_reading(
@@ -147,13 +155,13 @@ class TriggerTopology:
                 realm, device_id, groups, interface=interface, major=major, path=path
             ):
                 if value is None:
-                    if self._last.pop(key, None) is not None:
+                    if last.pop(key, None) is not None:
                         self._changed.append((key, None))
                 elif previous != value:
-                    self._last[key] = value
+                    last[key] = value
                     self._changed.append((key, value))
             elif previous is not None:
-                self._last.pop(key, None)
+                last.pop(key, None)
                 self._changed.append((key, None))
         return out
 

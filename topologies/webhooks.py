@@ -89,7 +89,14 @@ class WebhookTopology:
 
         async def finish(item: tuple[EventT[Any], dict[str, Any]], outcome: str) -> None:
             if outcome == DROPPED:
-                log.warning("dropped a trigger event: its policy's maximum_capacity was reached")
+                record = item[1]
+                log.warning(
+                    "dropped trigger event %s of %s/%s: policy %s holds its maximum_capacity",
+                    record["event_id"],
+                    record["realm"],
+                    record["trigger_name"],
+                    record["policy"] or "(default)",
+                )
                 self._count(DROPPED)
             await manual.ack(item[0])
 

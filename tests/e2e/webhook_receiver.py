@@ -33,13 +33,15 @@ class Received:
 class Receiver:
     """``http://127.0.0.1:<port>/<anything>``; ``fail[path] = n`` answers 500 to the first n requests.
 
-    A path in ``hang`` gets no answer for 5 s; ``check[path]`` is called before answering.
+    A path in ``hang`` gets no answer for 5 s, one in ``hold`` none until its event is set (30 s at
+    most); ``check[path]`` is called before answering.
     """
 
     port: int
     requests: list[Received] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)
     hang: set[str] = field(default_factory=set)
+    hold: dict[str, threading.Event] = field(default_factory=dict)
     check: dict[str, Callable[[], Any]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -78,8 +80,11 @@ def serve() -> tuple[Receiver, ThreadingHTTPServer]:
                 if failing:
                     receiver.fail[self.path] = failing - 1
                 hanging = self.path in receiver.hang
+                gate = receiver.hold.get(self.path)
             if hanging:
                 time.sleep(5)
+            if gate is not None:
+                gate.wait(30)
             self.send_response(500 if failing else 200)
             self.send_header("Content-Length", "0")
             self.end_headers()
