@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -126,3 +128,19 @@ def provision(platform: Running, *interfaces: dict[str, object], settle: float =
         assert registered.status_code == 201, registered.text
     time.sleep(settle)  # brokers learn of new interfaces from the registry topic within a second
     return Provisioned(realm, device_id, registered.json()["data"]["credentials_secret"])
+
+
+def mqtt_connect(platform: Running, username: str, secret: str) -> tuple[Any, Any, threading.Event]:
+    """A paho client that tried to connect: the client, the CONNACK reason, an event set on disconnect."""
+    import paho.mqtt.client as mqtt
+
+    result: dict[str, Any] = {}
+    connected, disconnected = threading.Event(), threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
+    client.username_pw_set(username, secret)
+    client.on_connect = lambda _c, _u, _f, reason, _p: (result.update(reason=reason), connected.set())
+    client.on_disconnect = lambda *_args: disconnected.set()
+    client.connect("127.0.0.1", platform.mqtt_port)
+    client.loop_start()
+    assert connected.wait(10)
+    return client, result["reason"], disconnected

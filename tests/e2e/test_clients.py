@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from typing import Any
 
-import paho.mqtt.client as mqtt
-
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import Running, mqtt_connect
 
 SECRET = "bb7edb32-2eac-4aad-aebe-ed96fe073879"
-
-
-def _connect(platform: Running, username: str, secret: str) -> tuple[mqtt.Client, Any, threading.Event]:
-    """A paho client that tried to connect: the client, the CONNACK reason, an event set on disconnect."""
-    result: dict[str, Any] = {}
-    connected, disconnected = threading.Event(), threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username)
-    client.username_pw_set(username, secret)
-    client.on_connect = lambda _c, _u, _f, reason, _p: (result.update(reason=reason), connected.set())
-    client.on_disconnect = lambda *_args: disconnected.set()
-    client.connect("127.0.0.1", platform.mqtt_port)
-    client.loop_start()
-    assert connected.wait(10)
-    return client, result["reason"], disconnected
 
 
 def test_a_client_connects_with_its_secret_until_disabled(platform: Running) -> None:
@@ -38,14 +20,14 @@ def test_a_client_connects_with_its_secret_until_disabled(platform: Running) -> 
         client_id = created.json()["id"]
         username = f"{domain}/{client_id}"
 
-        first, accepted, dropped = _connect(platform, username, SECRET)
+        first, accepted, dropped = mqtt_connect(platform, username, SECRET)
         disabled = api.post(f"/{domain}/clients/{client_id}/disable")
         was_dropped = dropped.wait(5)
         first.loop_stop()
-        second, refused, _ = _connect(platform, username, SECRET)
+        second, refused, _ = mqtt_connect(platform, username, SECRET)
         second.loop_stop()
         enabled = api.post(f"/{domain}/clients/{client_id}/enable")
-        third, welcomed, _ = _connect(platform, username, SECRET)
+        third, welcomed, _ = mqtt_connect(platform, username, SECRET)
         third.disconnect()
         third.loop_stop()
 

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
-from typing import Any
 
-import paho.mqtt.client as mqtt
-
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import Running, mqtt_connect
 from tests.helpers import random_device_id
-
-
-def _connect(platform: Running, base: str, secret: str) -> tuple[mqtt.Client, Any, threading.Event]:
-    result: dict[str, Any] = {}
-    connected, disconnected = threading.Event(), threading.Event()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=base)
-    client.username_pw_set(base, secret)
-    client.on_connect = lambda _c, _u, _f, reason, _p: (result.update(reason=reason), connected.set())
-    client.on_disconnect = lambda *_args: disconnected.set()
-    client.connect("127.0.0.1", platform.mqtt_port)
-    client.loop_start()
-    assert connected.wait(10)
-    return client, result["reason"], disconnected
 
 
 def test_aliases_attributes_and_inhibition(platform: Running) -> None:
@@ -45,15 +28,15 @@ def test_aliases_attributes_and_inhibition(platform: Running) -> None:
         taken = api.patch(f"{devices}/{other}", json={"data": {"aliases": {"name": "boiler-1"}}})
         unknown_field = api.patch(f"{devices}/{device_id}", json={"data": {"colour": "red"}})
         by_alias = api.get(f"/appengine/v1/{realm}/devices-by-alias/boiler-1")
-        client, reason, dropped = _connect(platform, f"{realm}/{device_id}", secret)
+        client, reason, dropped = mqtt_connect(platform, f"{realm}/{device_id}", secret)
         inhibited = api.patch(f"{devices}/{device_id}", json={"data": {"credentials_inhibited": True}})
         was_dropped = dropped.wait(5)
         client.loop_stop()
-        again, refused, _ = _connect(platform, f"{realm}/{device_id}", secret)
+        again, refused, _ = mqtt_connect(platform, f"{realm}/{device_id}", secret)
         again.loop_stop()
         api.patch(f"{devices}/{device_id}", json={"data": {"credentials_inhibited": False}})
         time.sleep(0.5)
-        back, allowed, _ = _connect(platform, f"{realm}/{device_id}", secret)
+        back, allowed, _ = mqtt_connect(platform, f"{realm}/{device_id}", secret)
         back.disconnect()
         back.loop_stop()
 
