@@ -9,6 +9,10 @@ JSON form for plain clients (``decode_json``): a UTF-8 object
 datetime an ISO-8601 string (naive means UTC), longinteger a number or a
 decimal string; ``{"v": null}`` or an empty payload is an unset. An object
 interface takes ``{"v": {"<last endpoint token>": value, ...}}``.
+
+Times are bounded (``schemas.values``): an explicit timestamp ``t`` must lie in
+1900-01-01..2299-12-31 UTC, what the store's DateTime64(6) holds, and a datetime
+value in years 1..9999; anything else is refused as ``unexpected_value_type``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from bson.datetime_ms import DatetimeMS
 from schemas.endpoints import EndpointTrie, is_well_formed_path
 from schemas.interface import Interface, InterfaceType, Ownership
 from schemas.slots import Slot, compile_slots
-from schemas.values import Converter, ValueRefused, parse_iso8601_us
+from schemas.values import Converter, ValueRefused, parse_iso8601_us, timestamp_refusal
 
 __all__ = ["CompiledInterface", "Decoded", "DeviceErrorName", "Rejection"]
 
@@ -122,7 +126,7 @@ class CompiledInterface:
             return self._unset(slot, path)
         try:
             doc = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             return Rejection(_UNDECODABLE, f"{self._label} {path}: not a JSON document")
         if type(doc) is not dict:
             return Rejection(_UNDECODABLE, f"{self._label} {path}: not a JSON object")
@@ -196,6 +200,9 @@ class CompiledInterface:
                 else:
                     form = "an ISO-8601 string" if json_form else "a BSON datetime"
                     return Rejection(_NOT_ALLOWED, f"{self._label} {path}: 't' must be {form}")
+                refused = timestamp_refusal(timestamp_us)
+                if refused is not None:
+                    return Rejection(_NOT_ALLOWED, f"{self._label} {path}: 't' {refused}")
             m = doc.get("m")
             if m is not None:
                 if type(m) is not dict or any(type(x) is not str for x in m.values()):

@@ -21,14 +21,17 @@ from bson.int64 import Int64
 from schemas.mapping import MAX_ARRAY_ITEMS, MAX_BYTES, MappingType
 
 __all__ = [
+    "DATETIME_RANGE_US",
     "MAX_INT32",
     "MAX_INT64",
+    "TIMESTAMP_RANGE_US",
     "Converter",
     "ValueRefused",
     "bson_converter",
     "bson_encoder",
     "json_converter",
     "parse_iso8601_us",
+    "timestamp_refusal",
 ]
 
 Converter = Callable[[object], object]
@@ -37,7 +40,16 @@ MAX_INT32 = 2**31 - 1
 MAX_INT64 = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-_DECIMAL_RE = re.compile(r"-?[0-9]+")
+_DECIMAL_RE = re.compile(r"-?[0-9]{1,19}")
+
+# The times a reading may carry, as [start, end) in µs since the epoch. A reading's timestamp is
+# stored in ClickHouse DateTime64(6), which holds 1900-01-01 to 2299-12-31 (other ticks are taken
+# silently and read back wrong); a datetime value is stored as Int64 µs and shown in ISO 8601, which
+# Python's datetime bounds to years 1-9999 (Astarte's Elixir DateTime goes no further than 9999).
+TIMESTAMP_RANGE_US = (-2_208_988_800_000_000, 10_413_792_000_000_000)
+DATETIME_RANGE_US = (-62_135_596_800_000_000, 253_402_300_800_000_000)
+_TIMESTAMP_SPAN = "1900-01-01T00:00:00Z..2299-12-31T23:59:59.999999Z"
+_DATETIME_SPAN = "0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z"
 _BSON_NAMES = {
     float: "double",
     int: "int32",
@@ -106,6 +118,19 @@ def _string(v: object) -> object:
     return v
 
 
+def _json_string(v: object) -> object:
+    # JSON may escape lone surrogates ("\ud800"), which no UTF-8 record can carry.
+    if type(v) is not str:
+        raise _refuse("string", v)
+    try:
+        size = len(v.encode())
+    except UnicodeEncodeError:
+        raise ValueRefused("string is not valid Unicode (a lone surrogate)") from None
+    if size > MAX_BYTES:
+        raise ValueRefused(f"string exceeds {MAX_BYTES} bytes", kind="size")
+    return v
+
+
 def _blob(v: bytes) -> bytes:
     if len(v) > MAX_BYTES:
         raise ValueRefused(f"binaryblob exceeds {MAX_BYTES} bytes", kind="size")
@@ -120,10 +145,23 @@ def _bson_binaryblob(v: object) -> object:
     raise _refuse("binaryblob", v)
 
 
+def _datetime_us(us: int) -> int:
+    if DATETIME_RANGE_US[0] <= us < DATETIME_RANGE_US[1]:
+        return us
+    raise ValueRefused(f"datetime {us} µs since the epoch is outside {_DATETIME_SPAN}")
+
+
 def _bson_datetime(v: object) -> object:
     if type(v) is DatetimeMS:
-        return int(v) * 1000
+        return _datetime_us(int(v) * 1000)
     raise _refuse("datetime", v)
+
+
+def timestamp_refusal(us: int) -> str | None:
+    """Why an explicit timestamp (µs since the epoch) cannot be a reading's time, or None if it can."""
+    if TIMESTAMP_RANGE_US[0] <= us < TIMESTAMP_RANGE_US[1]:
+        return None
+    return f"timestamp {us} µs since the epoch is outside {_TIMESTAMP_SPAN}"
 
 
 def _array(element: Converter, name: str) -> Converter:
@@ -144,14 +182,26 @@ def _json_double(v: object) -> object:
     if type(v) is float and math.isfinite(v):
         return v
     if type(v) is int:
-        return float(v)
+        try:
+            return float(v)
+        except OverflowError:  # JSON integers may have hundreds of digits
+            raise ValueRefused("expected a finite double, got an integer beyond its range") from None
     raise _refuse("a finite double", v)
 
 
 def _json_integer(v: object) -> object:
     if type(v) is int and -MAX_INT32 <= v <= MAX_INT32:
         return v
-    raise ValueRefused(f"expected integer within ±{MAX_INT32}, got {v!r}"[:200])
+    raise ValueRefused(f"expected integer within ±{MAX_INT32}, got {_brief(v)}")
+
+
+def _brief(v: object) -> str:
+    """A short description of a refused JSON value (never the repr of a huge one)."""
+    if type(v) is int:
+        return f"an integer of {len(str(abs(v)))} digits" if abs(v) > MAX_INT64 else str(v)
+    if type(v) is str:
+        return repr(v[:40]) + ("..." if len(v) > 40 else "")
+    return _BSON_NAMES.get(type(v), type(v).__name__)
 
 
 def _json_longinteger(v: object) -> object:
@@ -182,10 +232,12 @@ def parse_iso8601_us(text: str) -> int:
 def _json_datetime(v: object) -> object:
     if type(v) is str:
         try:
-            return parse_iso8601_us(v)
+            us = parse_iso8601_us(v)
         except ValueError:
             pass
-    raise ValueRefused(f"expected datetime as an ISO-8601 string, got {v!r}"[:200])
+        else:
+            return _datetime_us(us)
+    raise ValueRefused(f"expected datetime as an ISO-8601 string, got {_brief(v)}")
 
 
 _BSON_SCALARS: dict[MappingType, Converter] = {
@@ -202,7 +254,7 @@ _JSON_SCALARS: dict[MappingType, Converter] = {
     MappingType.INTEGER: _json_integer,
     MappingType.BOOLEAN: _boolean,
     MappingType.LONGINTEGER: _json_longinteger,
-    MappingType.STRING: _string,
+    MappingType.STRING: _json_string,
     MappingType.BINARYBLOB: _json_binaryblob,
     MappingType.DATETIME: _json_datetime,
 }
