@@ -8,6 +8,7 @@ metric counts it, and the device still gets its acknowledgement.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNAUTHORIZED_TOPIC = "unauthorized_topic"
+# A dead letter keeps at most this much of a refused payload (with its size and SHA-256), so it
+# stays far below Kafka's record limit whatever a device sends.
+DEAD_LETTER_PAYLOAD_BYTES = 64 * 1024
 
 # Bound once: looking a label up per message was a measurable share of the broker's CPU.
 RECEIVED = {qos: metrics.messages_received.labels(str(qos)) for qos in (0, 1, 2)}
@@ -53,6 +57,16 @@ def looks_like_bson(payload: bytes) -> bool:
     if not payload:
         return True
     return len(payload) >= 5 and int.from_bytes(payload[:4], "little") == len(payload) and payload[-1] == 0
+
+
+def letter_payload(payload: bytes, limit: int = DEAD_LETTER_PAYLOAD_BYTES) -> dict[str, Any]:
+    """The payload fields of a dead letter: the first ``limit`` bytes, the size and the SHA-256."""
+    return {
+        "payload": payload[:limit],
+        "payload_truncated": len(payload) > limit,
+        "payload_size": len(payload),
+        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+    }
 
 
 def judge(
@@ -228,7 +242,7 @@ class Ingest:
         detail: str,
         received_us: int,
     ) -> None:
-        """Dead-letter a message with its reason and tell about it."""
+        """Dead-letter a message with its reason (and at most 64 KiB of its payload) and tell about it."""
         metrics.messages_rejected.labels(reason).inc()
         log.info("refused %s from %s: %s (%s)", topic, identity.base_topic, reason, detail)
         record = dead_letters().encode(
@@ -239,9 +253,9 @@ class Ingest:
                 "device_id": identity.device_id,
                 "topic": topic,
                 "qos": qos,
-                "payload": payload,
                 "reason": reason,
                 "detail": detail,
+                **letter_payload(payload),
             }
         )
         key = identity.base_topic.encode()
