@@ -135,15 +135,22 @@ class Forwarder:
 
     async def _send(self, partition: int, batch: _Batch) -> None:
         id_base = secrets.randbits(62)
-        record = self._codec.encode(
-            {
-                "batch_id": uuid.uuid4().hex,
-                "id_base": id_base,
-                "broker_id": self._broker_id,
-                "produced_at": time.time_ns() // 1000,
-                "readings": batch.readings,
-            }
-        )
+        try:
+            record = self._codec.encode(
+                {
+                    "batch_id": uuid.uuid4().hex,
+                    "id_base": id_base,
+                    "broker_id": self._broker_id,
+                    "produced_at": time.time_ns() // 1000,
+                    "readings": batch.readings,
+                }
+            )
+        except (ValueError, TypeError, OverflowError) as exc:
+            # Validation should make this impossible; if a reading slips through that no record can
+            # hold, its batch fails (the devices resend) and the forwarder goes on with the others.
+            log.error("could not encode a batch of %d readings: %s", len(batch.readings), exc)
+            self._settle(batch, exc)
+            return
         started = time.perf_counter()
         try:
             delivery = await self._producer.send(self._topic, record, partition=partition)
@@ -166,15 +173,17 @@ class Forwarder:
         self._settle(batch, None)
 
     def _settle(self, batch: _Batch, error: Exception | None) -> None:
-        if error is not None:
+        if isinstance(error, KafkaError):
             log.warning(
                 "Kafka refused a batch of %d readings for %s: %s", len(batch.readings), self._topic, error
             )
         if not batch.done.done():
             if error is None:
                 batch.done.set_result(None)
-            else:
+            elif isinstance(error, KafkaError):
                 batch.done.set_exception(ForwardError(f"Kafka did not acknowledge {self._topic}: {error}"))
+            else:
+                batch.done.set_exception(ForwardError(f"a batch for {self._topic} is not encodable: {error}"))
         self._pending -= len(batch.readings)
         if self._pending < self._max_pending:
             self._room.set()
