@@ -16,6 +16,7 @@ from typing import Any
 
 from schemas.mapping import MappingType
 from schemas.trigger_conditions import DataTriggerOn, DeviceTriggerOn
+from schemas.values import format_iso8601_us
 
 __all__ = ["ValueType", "data_event", "device_event", "iso_z", "value_to_json"]
 
@@ -31,8 +32,12 @@ _CHANGE_EVENTS = frozenset({DataTriggerOn.VALUE_CHANGE, DataTriggerOn.VALUE_CHAN
 
 def iso_z(timestamp_us: int) -> str:
     """ISO-8601 UTC with ``Z``: milliseconds, or microseconds when they are not zero."""
-    moment = _EPOCH + timedelta(microseconds=timestamp_us)
-    spec = "milliseconds" if timestamp_us % 1000 == 0 else "microseconds"
+    digits = 3 if timestamp_us % 1000 == 0 else 6
+    try:
+        moment = _EPOCH + timedelta(microseconds=timestamp_us)
+    except OverflowError:
+        return format_iso8601_us(timestamp_us, digits)
+    spec = "milliseconds" if digits == 3 else "microseconds"
     return moment.isoformat(timespec=spec).replace("+00:00", "Z")
 
 

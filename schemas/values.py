@@ -29,6 +29,7 @@ __all__ = [
     "ValueRefused",
     "bson_converter",
     "bson_encoder",
+    "format_iso8601_us",
     "json_converter",
     "parse_iso8601_us",
     "timestamp_refusal",
@@ -227,6 +228,33 @@ def parse_iso8601_us(text: str) -> int:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return (moment - _EPOCH) // _ONE_US
+
+
+def format_iso8601_us(micros: int, digits: int = 6) -> str:
+    """ISO 8601 UTC (``Z``) of any µs since the epoch, with ``digits`` of the second's fraction.
+
+    Unlike ``datetime`` it never overflows: a year outside 0..9999 takes a sign, ISO 8601's
+    expanded form, so a stored time that validation would refuse today can still be shown.
+    """
+    days, rest = divmod(micros, 86_400_000_000)
+    year, month, day = _civil_from_days(days)
+    seconds, fraction = divmod(rest, 1_000_000)
+    clock = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    year_text = f"{year:04d}" if 0 <= year <= 9999 else f"{year:+05d}"
+    fraction_text = "." + f"{fraction:06d}"[:digits] if digits else ""
+    return f"{year_text}-{month:02d}-{day:02d}T{clock}{fraction_text}Z"
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    """Proleptic Gregorian (year, month, day) of a day count since 1970-01-01, for any count."""
+    shifted = days + 719_468  # days since 0000-03-01, the start of a 400-year era
+    era, day_of_era = divmod(shifted, 146_097)
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36_524 - day_of_era // 146_096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_from_march = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * month_from_march + 2) // 5 + 1
+    month = month_from_march + 3 if month_from_march < 10 else month_from_march - 9
+    return era * 400 + year_of_era + (month <= 2), month, day
 
 
 def _json_datetime(v: object) -> object:

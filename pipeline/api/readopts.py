@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from pipeline.errors import BadRequestError
 from pipeline.store.readings import EPOCH, MAX_LIMIT, Window, iso_time
+from schemas.values import format_iso8601_us
 
 FORMATS: Final = ("structured", "table", "disjoint_tables")
 # Astarte's bound for allow_safe_bigintegers: the largest mantissa of a double.
@@ -31,7 +32,10 @@ def parse_time(name: str, value: str | None) -> int | None:
 
 def iso_micros(micros: int) -> str:
     """ISO 8601 with microseconds, for cursors that must not lose precision."""
-    moment = EPOCH + timedelta(microseconds=micros)
+    try:
+        moment = EPOCH + timedelta(microseconds=micros)
+    except OverflowError:
+        return format_iso8601_us(micros)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from schemas.values import format_iso8601_us
+
 if TYPE_CHECKING:
     from pipeline.store.clickhouse import ClickHouseStore
 
@@ -87,7 +89,10 @@ class Window:
 
 def iso_time(micros: int) -> str:
     """Astarte's timestamp form: ISO 8601 in UTC with milliseconds and a ``Z``."""
-    moment = EPOCH + timedelta(microseconds=micros)
+    try:
+        moment = EPOCH + timedelta(microseconds=micros)
+    except OverflowError:  # a time stored before validation bounded it: shown, never a 500
+        return format_iso8601_us(micros, 3)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
