@@ -162,10 +162,11 @@ class DeviceHandler(BrokerProtocolHandler):
 
     def _take_publish(self, identity: DeviceIdentity, publish: Publish) -> bool:
         """Take a valid QoS 0/1 data PUBLISH synchronously; False leaves it to the general path."""
-        if publish.qos == 2:
-            return False
         where = route(identity, publish.topic)
-        if where.kind is not TopicKind.DATA:
+        if where.kind is TopicKind.INTROSPECTION:
+            # Declared now, in read order: the data after it in this read is judged by it.
+            self.gateway.ingest.introspections.declare(identity, publish.payload)
+        if publish.qos == 2 or where.kind is not TopicKind.DATA:
             return False
         received = now_us()
         taken = self.gateway.ingest.accept(identity, where, publish.payload, received, self._counts)

@@ -11,13 +11,13 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import TYPE_CHECKING, Any
 
+from broker.introspections import Introspections
 from broker.topics import DeviceIdentity, Route, TopicKind, route
 from pipeline import metrics
 from schemas.interface import Ownership
-from schemas.introspection import parse_introspection
 from schemas.payload import DeviceErrorName, Rejection
 from schemas.purge import PRODUCER_PURGE, decode_purge_list
 from schemas.records import dead_letters, device_events
@@ -70,9 +70,24 @@ def letter_payload(payload: bytes, limit: int = DEAD_LETTER_PAYLOAD_BYTES) -> di
 
 
 def judge(
-    interfaces: InterfaceCache, identity: DeviceIdentity, where: Route, payload: bytes, received_us: int
+    interfaces: InterfaceCache,
+    identity: DeviceIdentity,
+    where: Route,
+    payload: bytes,
+    received_us: int,
+    *,
+    declared: Container[str],
 ) -> dict[str, Any] | Rejection:
-    """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup)."""
+    """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup).
+
+    ``declared`` holds the interfaces of the device's introspection; a reading on any other is
+    refused as Astarte refuses it (interface_loading_failed).
+    """
+    if where.interface not in declared:
+        return Rejection(
+            DeviceErrorName.INTERFACE_LOADING_FAILED,
+            f"interface {where.interface!r} is not in the introspection of {identity.base_topic}",
+        )
     compiled = interfaces.get(identity.realm, where.interface)
     if compiled is None:
         return Rejection(
@@ -118,6 +133,7 @@ class Ingest:
         self._producer = producer
         self._topics = topics
         self._broker_id = broker_id
+        self.introspections = Introspections()
         # Set by the broker: resend server-owned properties when a device empties its cache.
         self.on_empty_cache: Callable[[DeviceIdentity], Awaitable[None]] | None = None
 
@@ -160,7 +176,7 @@ class Ingest:
             await self._control(identity, topic, where.path, payload, qos, received=received)
         elif where.kind is TopicKind.INTROSPECTION:
             text = payload.decode("utf-8", "replace")
-            parsed = parse_introspection(text)
+            parsed = self.introspections.declare(identity, payload)
             if isinstance(parsed, str):
                 await self.reject(
                     identity,
@@ -182,7 +198,8 @@ class Ingest:
         Synchronous, so a reader can take every message of a socket read in one go; it neither
         counts the message as received nor waits for the forwarder's room (the caller does both).
         """
-        outcome = judge(self._interfaces, identity, where, payload, received)
+        declared = self.introspections.declared(identity)
+        outcome = judge(self._interfaces, identity, where, payload, received, declared=declared)
         if isinstance(outcome, Rejection):
             return outcome
         future = self._forwarder.offer(

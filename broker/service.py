@@ -37,6 +37,7 @@ class BrokerService:
         self.producer = kafka.producer(settings.kafka)
         self.pki = Pki(settings.data_dir)
         self._stack: list[Any] = []
+        self._ingest: Ingest
 
     async def start(self) -> None:
         settings = self.settings
@@ -55,7 +56,9 @@ class BrokerService:
             max_pending=settings.mqtt.max_pending_readings,
         )
         await self._push(forwarder)
-        ingest = Ingest(self.interfaces, forwarder, self.producer, topics, broker_id=self.broker_id)
+        ingest = self._ingest = Ingest(
+            self.interfaces, forwarder, self.producer, topics, broker_id=self.broker_id
+        )
         listeners: dict[str, Any] = {
             "default": {"type": "tcp", "bind": f"{settings.mqtt.host}:{settings.mqtt.port}"}
         }
@@ -104,8 +107,14 @@ class BrokerService:
 
     async def _authenticate(self, identity: DeviceIdentity, secret: str | None) -> bool:
         if secret is None:  # proven by a certificate of the realm's CA
-            return await self.registry.device_may_connect(identity.realm, identity.device_id)
-        return await self.registry.authenticate_device(identity.realm, identity.device_id, secret)
+            allowed = await self.registry.device_may_connect(identity.realm, identity.device_id)
+        else:
+            allowed = await self.registry.authenticate_device(identity.realm, identity.device_id, secret)
+        if allowed:
+            # Before CONNACK, so the device's first reading is judged by its last known introspection.
+            known = await self.registry.device_introspection(identity.realm, identity.device_id)
+            self._ingest.introspections.recall(identity, known)
+        return allowed
 
     async def _on_registry_change(self, kind: str, realm: str, name: str) -> None:
         if kind in ("interface", "realm"):

@@ -45,6 +45,8 @@ INTERFACE: dict[str, Any] = {
     "ownership": "device",
     "mappings": [{"endpoint": "/%{sensor}/value", "type": "double"}],
 }
+# Bench devices publish without sending an introspection: they are registered with one.
+INITIAL_INTROSPECTION = {INTERFACE_NAME: {"major": 0, "minor": 1}}
 ROWS_PERSISTED = "headwater_rows_persisted_total"
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
@@ -124,7 +126,8 @@ def set_up(target: Target, realm: str, devices: int) -> Fleet:
         _post(client, f"/realmmanagement/v1/{realm}/interfaces", INTERFACE)
         for _ in range(devices):
             device_id = random_device_id()
-            answer = _post(client, f"/pairing/v1/{realm}/agent/devices", {"hw_id": device_id})
+            registration = {"hw_id": device_id, "initial_introspection": INITIAL_INTROSPECTION}
+            answer = _post(client, f"/pairing/v1/{realm}/agent/devices", registration)
             if answer.status_code == 409:
                 raise BenchError(f"device {device_id} already exists in {realm} with unknown credentials")
             registered.append(Device(device_id, answer.json()["data"]["credentials_secret"]))

@@ -19,6 +19,7 @@ from pipeline.api.models import AgentRegistration, Envelope
 from pipeline.changes import announce
 from pipeline.errors import ForbiddenError, NotFoundError, UnauthorizedError, ValidationError
 from pipeline.registry.lifecycle import DeviceLifecycle
+from schemas.introspection import parse_initial_introspection
 from schemas.names import device_id_error
 from schemas.records import device_events
 
@@ -47,8 +48,13 @@ async def register_device(
     problem = device_id_error(body.data.hw_id)
     if problem:
         raise ValidationError(problem)
+    introspection = None
+    if body.data.initial_introspection is not None:
+        introspection = parse_initial_introspection(body.data.initial_introspection)
+        if isinstance(introspection, str):
+            raise ValidationError(introspection)
     platform = request.app.state.platform
-    secret = await platform.registry.register_device(realm, body.data.hw_id)
+    secret = await platform.registry.register_device(realm, body.data.hw_id, introspection)
     await publish_registration(platform, realm, body.data.hw_id)
     return {"data": {"credentials_secret": secret}}
 

@@ -232,6 +232,15 @@ class Registry:
                 )
             )
 
+    async def device_introspection(self, realm: str, device_id: str) -> dict[str, tuple[int, int]]:
+        """The interfaces (major, minor) of a device's last known introspection; empty if none."""
+        query = select(device_status.c.introspection).where(
+            device_status.c.realm == realm, device_status.c.device_id == device_id
+        )
+        async with self.engine.connect() as conn:
+            stored = (await conn.execute(query)).scalar()
+        return {name: (v[0], v[1]) for name, v in json.loads(stored or "{}").items()}
+
     async def devices_using(self, realm: str, name: str, major: int) -> list[str]:
         """The devices whose last introspection declares ``name`` at ``major``."""
         query = select(device_status.c.device_id, device_status.c.introspection).where(
@@ -271,8 +280,14 @@ class Registry:
 
     # devices
 
-    async def register_device(self, realm: str, device_id: str) -> str:
-        """Register a device, or renew its secret while it has not asked for credentials."""
+    async def register_device(
+        self, realm: str, device_id: str, introspection: dict[str, tuple[int, int]] | None = None
+    ) -> str:
+        """Register a device, or renew its secret while it has not asked for credentials.
+
+        ``introspection`` (Astarte's ``initial_introspection``) is the device's introspection until
+        it sends one.
+        """
         limit = (await self.get_realm(realm)).device_registration_limit
         secret = secrets.new_token()
         async with self.engine.begin() as conn:
@@ -302,6 +317,18 @@ class Registry:
                     .where(devices.c.realm == realm, devices.c.device_id == device_id)
                     .values(secret_hash=secrets.digest(secret))
                 )
+            if introspection is not None:
+                declared = json.dumps({name: list(version) for name, version in introspection.items()})
+                where = (device_status.c.realm == realm, device_status.c.device_id == device_id)
+                changed = await conn.execute(
+                    update(device_status).where(*where).values(introspection=declared)
+                )
+                if not changed.rowcount:
+                    await conn.execute(
+                        device_status.insert().values(
+                            realm=realm, device_id=device_id, introspection=declared
+                        )
+                    )
         return secret
 
     async def get_device(self, realm: str, device_id: str) -> DeviceRecord:

@@ -130,6 +130,13 @@ def provision(platform: Running, *interfaces: dict[str, object], settle: float =
     return Provisioned(realm, device_id, registered.json()["data"]["credentials_secret"])
 
 
+def introspection(*interfaces: dict[str, object]) -> bytes:
+    """The introspection payload that declares ``interfaces`` at their versions (Astarte MQTT v1)."""
+    return ";".join(
+        f"{i['interface_name']}:{i['version_major']}:{i['version_minor']}" for i in interfaces
+    ).encode()
+
+
 def mqtt_connect(platform: Running, username: str, secret: str) -> tuple[Any, Any, threading.Event]:
     """A paho client that tried to connect: the client, the CONNACK reason, an event set on disconnect."""
     import paho.mqtt.client as mqtt

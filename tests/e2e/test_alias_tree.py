@@ -7,7 +7,7 @@ import time
 import bson
 import paho.mqtt.client as mqtt
 
-from tests.e2e.conftest import Running, provision
+from tests.e2e.conftest import Running, introspection, provision
 
 READINGS = {
     "interface_name": "org.acme.Boiler",
@@ -38,6 +38,7 @@ def test_the_alias_tree_mirrors_the_device_tree(platform: Running) -> None:
         client.username_pw_set(device.base, device.secret)
         client.connect("127.0.0.1", platform.mqtt_port)
         client.loop_start()
+        client.publish(device.base, introspection(READINGS, SETPOINT), qos=2)
         client.publish(
             f"{device.base}/org.acme.Boiler/temperature", bson.encode({"v": 61.5}), qos=1
         ).wait_for_publish(10)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import bson
 import paho.mqtt.client as mqtt
 
-from tests.e2e.conftest import Provisioned, Running, provision
+from tests.e2e.conftest import Provisioned, Running, introspection, provision
 from tests.e2e.test_interface_cli import headwater
 from tests.helpers import temperature_interface
 
@@ -40,6 +40,7 @@ def test_a_deleted_device_is_disconnected_refused_and_its_data_erased(platform: 
     )
     client, codes = _connect(platform, device)
     _until(lambda: codes == [0])
+    client.publish(device.base, introspection(temperature_interface()), qos=2)
     client.publish(
         f"{device.base}/org.acme.Temperature/s1/value", bson.encode({"v": 21.5, "t": datetime.now(UTC)}), 1
     ).wait_for_publish(5)

@@ -161,6 +161,8 @@ def _publish(
     client.connect("127.0.0.1", platform.mqtt_port)
     client.loop_start()
     try:
+        # Declared, so a refusal is about the interface the realm has (or not), not the introspection.
+        client.publish(f"{realm}/{device_id}", f"{subtopic.partition('/')[0]}:1:0".encode(), qos=2)
         info = client.publish(f"{realm}/{device_id}/{subtopic}", bson.encode({"v": value}), qos=1)
         info.wait_for_publish(10)
         assert info.is_published()

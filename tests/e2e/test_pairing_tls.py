@@ -125,6 +125,7 @@ def test_a_device_pairs_gets_a_certificate_and_publishes_over_tls(platform: Runn
         cert=tmp_path / "device.crt",
         key=tmp_path / "device.key",
     )
+    client.publish(f"{realm}/{device_id}", b"org.acme.Tls:0:1", qos=2)
     client.publish(
         f"{realm}/{device_id}/org.acme.Tls/value", bson.encode({"v": 3.5}), qos=1
     ).wait_for_publish(10)

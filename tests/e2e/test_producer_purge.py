@@ -8,7 +8,7 @@ import bson
 import paho.mqtt.client as mqtt
 
 from schemas.purge import encode_purge_list
-from tests.e2e.conftest import Running, provision
+from tests.e2e.conftest import Running, introspection, provision
 
 STATE = {
     "interface_name": "org.acme.State",
@@ -26,6 +26,7 @@ def test_the_producer_purge_list_unsets_what_it_does_not_list(platform: Running)
     client.username_pw_set(device.base, device.secret)
     client.connect("127.0.0.1", platform.mqtt_port)
     client.loop_start()
+    client.publish(device.base, introspection(STATE), qos=2)
     for part, mode in (("pump", "on"), ("fan", "auto")):
         client.publish(
             f"{device.base}/org.acme.State/{part}/mode", bson.encode({"v": mode}), qos=2

@@ -11,7 +11,7 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.e2e.conftest import Running, provision
+from tests.e2e.conftest import Running, introspection, provision
 from tests.e2e.webhook_receiver import Receiver, serve
 from tests.helpers import temperature_interface
 
@@ -57,6 +57,7 @@ def test_value_stored_webhooks_come_after_the_value_is_queryable(
     client.username_pw_set(device.base, device.secret)
     client.connect("127.0.0.1", platform.mqtt_port)
     client.loop_start()
+    client.publish(device.base, introspection(temperature_interface()), qos=2)
     for value in (20.5, 21.5, 22.5):
         payload = bson.encode({"v": value, "t": datetime.now(UTC)})
         client.publish(f"{device.base}/org.acme.Temperature/s1/value", payload, qos=1).wait_for_publish(10)

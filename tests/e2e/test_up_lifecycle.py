@@ -15,7 +15,7 @@ import paho.mqtt.client as mqtt
 import psutil
 
 from pipeline import ports
-from tests.e2e.conftest import start_up
+from tests.e2e.conftest import introspection, start_up
 from tests.helpers import random_device_id
 
 INTERFACE = {
@@ -78,6 +78,7 @@ def test_sigterm_stops_every_child_and_state_survives_a_restart(tmp_path: Path) 
     publisher.username_pw_set(f"acme/{device_id}", secret)
     publisher.connect("127.0.0.1", first.mqtt_port)
     publisher.loop_start()
+    publisher.publish(f"acme/{device_id}", introspection(INTERFACE), qos=2)
     publisher.publish(
         f"acme/{device_id}/org.acme.Humidity/value", bson.encode({"v": 0.4}), qos=1
     ).wait_for_publish(10)

@@ -66,7 +66,10 @@ class Device:
 
     def wait_connected(self) -> bool:
         assert self.connected.wait(10), "no CONNACK"
-        return not self.reason.is_failure
+        if self.reason.is_failure:
+            return False
+        self.client.publish(self.base, f"{IFACE}:0:1".encode(), qos=2)  # the introspection
+        return True
 
     def publish(self, topic: str, value: Any) -> float:
         """Publish at QoS 1 and wait for the PUBACK; the time it was sent."""

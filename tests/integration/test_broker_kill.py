@@ -71,6 +71,7 @@ async def test_a_sigkilled_broker_acknowledged_only_what_kafka_holds(
         await eventually(lambda: ports.accepts("127.0.0.1", port), within=60)
         client.connect("127.0.0.1", port)
         client.loop_start()
+        client.publish(f"acme/{device}", b"org.acme.Temperature:0:1", qos=2)  # the introspection
         topic = f"acme/{device}/org.acme.Temperature/s1/value"
         for i in range(MESSAGES):
             value = float(i)

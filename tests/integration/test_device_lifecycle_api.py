@@ -104,3 +104,22 @@ async def test_a_deleted_realm_leaves_no_stored_rows(api: Api) -> None:
 
     assert deleted.status_code == 204
     assert {realm for _, realm, _ in await _stored(api)} == {"acme"}
+
+
+async def test_an_initial_introspection_is_the_devices_until_it_sends_one(api: Api) -> None:
+    device, bad = random_device_id(), random_device_id()
+    registered = await api.http.post(
+        "/pairing/v1/acme/agent/devices",
+        json={"data": {"hw_id": device, "initial_introspection": {"org.acme.T": {"major": 1, "minor": 2}}}},
+    )
+    refused = await api.http.post(
+        "/pairing/v1/acme/agent/devices",
+        json={"data": {"hw_id": bad, "initial_introspection": {"org.acme.T": {"major": "one"}}}},
+    )
+    status = (await api.http.get(f"/appengine/v1/acme/devices/{device}")).json()["data"]
+
+    assert registered.status_code == 201
+    assert await api.registry.device_introspection("acme", device) == {"org.acme.T": (1, 2)}
+    assert status["introspection"]["org.acme.T"]["major"] == 1
+    assert refused.status_code == 422 and "initial_introspection" in refused.text
+    assert await api.registry.device_introspection("acme", bad) == {}

@@ -53,12 +53,16 @@ INTERFACES = Interfaces(
 )
 
 
+# What the device declared in its introspection, including one the realm does not have.
+DECLARED = frozenset({"org.acme.Plain", "org.acme.Stamped", "org.acme.Commands", "org.acme.Unknown"})
+
+
 def data(interface_name: str, path: str) -> Route:
     return Route(TopicKind.DATA, interface=interface_name, path=path)
 
 
 def run(interface_name: str, path: str, payload: bytes, identity: DeviceIdentity = ME) -> Any:
-    return judge(INTERFACES, identity, data(interface_name, path), payload, RECEIVED_US)  # type: ignore[arg-type]
+    return judge(INTERFACES, identity, data(interface_name, path), payload, RECEIVED_US, declared=DECLARED)  # type: ignore[arg-type]
 
 
 def expected(
@@ -182,6 +186,22 @@ def test_unknown_interface_detail_names_interface_and_realm() -> None:
     assert "acme" in outcome.detail
 
 
+@pytest.mark.parametrize("declared", [frozenset(), frozenset({"org.acme.Stamped"})])
+def test_an_interface_outside_the_introspection_is_refused(declared: frozenset[str]) -> None:
+    outcome = judge(
+        INTERFACES,  # type: ignore[arg-type]
+        ME,
+        data("org.acme.Plain", "/room1/value"),
+        bson.encode({"v": 1.0}),
+        RECEIVED_US,
+        declared=declared,
+    )
+
+    assert isinstance(outcome, Rejection)
+    assert outcome.error is DeviceErrorName.INTERFACE_LOADING_FAILED
+    assert "org.acme.Plain" in outcome.detail and "introspection" in outcome.detail
+
+
 def test_server_owned_is_refused_before_the_payload_is_read() -> None:
     outcome = run("org.acme.Commands", "/no/such/path", b"garbage")
 
@@ -197,6 +217,7 @@ def test_routed_topic_to_reading() -> None:
         where,
         bson.encode({"v": 4.0, "t": DatetimeMS(SENT_MS)}),
         RECEIVED_US,
+        declared=DECLARED,
     )
 
     assert outcome == expected("org.acme.Stamped", "/hall/value", "double", 4.0, SENT_MS * 1000)

@@ -61,10 +61,15 @@ class Forwarder:
         return None
 
 
-def ingest() -> tuple[Ingest, Producer, Forwarder]:
+def ingest(introspection: bytes = b"org.acme.Plain:2:1") -> tuple[Ingest, Producer, Forwarder]:
     producer, forwarder = Producer(), Forwarder()
     taken = Ingest(INTERFACES, forwarder, producer, TOPICS, broker_id="b1")  # type: ignore[arg-type]
+    taken.introspections.declare(ME, introspection)
     return taken, producer, forwarder
+
+
+PLAIN = f"{ME.base_topic}/org.acme.Plain/room1/value"
+STAMPED = f"{ME.base_topic}/org.acme.Stamped/room1/value"
 
 
 async def test_a_huge_refused_payload_leaves_a_small_dead_letter_with_size_and_digest() -> None:
@@ -95,3 +100,52 @@ async def test_a_small_refused_payload_is_kept_whole() -> None:
     (letter,) = [dead_letters().decode(r) for r in producer.on(TOPICS.dlq)]
     assert letter["payload"] == payload and letter["payload_truncated"] is False
     assert letter["payload_size"] == len(payload)
+
+
+async def test_a_reading_before_any_introspection_is_refused_and_told() -> None:
+    producer, forwarder = Producer(), Forwarder()
+    taken = Ingest(INTERFACES, forwarder, producer, TOPICS, broker_id="b1")  # type: ignore[arg-type]
+
+    await taken.publish(ME, PLAIN, bson.encode({"v": 1.0}), 1)
+
+    (letter,) = [dead_letters().decode(r) for r in producer.on(TOPICS.dlq)]
+    assert letter["reason"] == "interface_loading_failed" and "introspection" in letter["detail"]
+    (event,) = [device_events().decode(r) for r in producer.on(TOPICS.device_events)]
+    assert event["type"] == "device_error" and event["error_name"] == "interface_loading_failed"
+    assert forwarder.readings == []
+
+
+async def test_the_introspection_decides_which_interfaces_a_device_may_publish_on() -> None:
+    taken, producer, forwarder = ingest(b"")
+
+    await taken.publish(ME, ME.base_topic, b"org.acme.Plain:2:1", 2)
+    await taken.publish(ME, PLAIN, bson.encode({"v": 1.0}), 1)
+    await taken.publish(ME, STAMPED, bson.encode({"v": 2.0}), 1)
+
+    assert [r["interface"] for r in forwarder.readings] == ["org.acme.Plain"]
+    (letter,) = [dead_letters().decode(r) for r in producer.on(TOPICS.dlq)]
+    assert letter["reason"] == "interface_loading_failed" and letter["topic"] == STAMPED
+
+
+async def test_an_invalid_introspection_keeps_the_previous_one() -> None:
+    taken, producer, forwarder = ingest(b"org.acme.Plain:2:1")
+
+    await taken.publish(ME, ME.base_topic, b"not an introspection", 2)
+    await taken.publish(ME, PLAIN, bson.encode({"v": 1.0}), 1)
+
+    assert len(forwarder.readings) == 1
+    assert [dead_letters().decode(r)["reason"] for r in producer.on(TOPICS.dlq)] == ["invalid_introspection"]
+
+
+def test_the_registry_introspection_serves_until_the_device_sends_one() -> None:
+    producer, forwarder = Producer(), Forwarder()
+    taken = Ingest(INTERFACES, forwarder, producer, TOPICS, broker_id="b1")  # type: ignore[arg-type]
+    book = taken.introspections
+
+    book.recall(ME, ["org.acme.Plain"])  # at CONNECT, from the registry
+    assert book.declared(ME) == {"org.acme.Plain"}
+    book.recall(ME, ["org.acme.Stamped"])  # a later CONNECT: the registry knows better
+    assert book.declared(ME) == {"org.acme.Stamped"}
+    book.declare(ME, b"org.acme.Plain:2:1;org.acme.Other:1:0")
+    book.recall(ME, [])  # the registry may lag behind what the device sent here
+    assert book.declared(ME) == {"org.acme.Plain", "org.acme.Other"}
