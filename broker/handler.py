@@ -146,9 +146,10 @@ class DeviceHandler(BrokerProtocolHandler):
             fixed = MQTTFixedHeader(frame.packet_type, frame.flags, frame.remaining_length)
             body = BufferReader(bytes(buffer[frame.start : frame.end]))
             packet = await packet_dict[frame.packet_type].from_stream(body, fixed_header=fixed)
-            self._spawn(tasks, getattr(self, name)(packet))
-            if frame.packet_type == 14:  # DISCONNECT
+            if frame.packet_type == 14:  # DISCONNECT: taken now, as the reader's tasks end with it
+                await self.handle_disconnect(packet)
                 return False
+            self._spawn(tasks, getattr(self, name)(packet))
         for qos, count in enumerate(fast):
             if count:
                 RECEIVED[qos].inc(count)
