@@ -17,8 +17,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from amqtt.broker import Broker
+from amqtt.errors import AMQTTError
 
 from broker.handler import DeviceHandler
+from broker.limits import ConnectionLimits
 from broker.topics import DeviceIdentity, may_subscribe
 from pipeline.pki import realm_ca_name
 from schemas.interface import Ownership
@@ -48,9 +50,11 @@ class HeadwaterBroker(Broker):
         ingest: Ingest,
         interfaces: InterfaceCache,
         realm_cas: list[str] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         super().__init__(config)
         self.ingest = ingest
+        self.limits = limits or ConnectionLimits()
         self.interfaces = interfaces
         self._authenticate_device = authenticate
         self._event_tasks: set[asyncio.Task[None]] = set()
@@ -97,12 +101,23 @@ class HeadwaterBroker(Broker):
         return DeviceIdentity.from_username(session.username) if session is not None else None
 
     async def _initialize_client_session(self, *args: Any, **kwargs: Any) -> Any:
-        handler, session = await super()._initialize_client_session(*args, **kwargs)
+        handler, session = await self._read_connect(*args, **kwargs)
         # amqtt builds the handler itself; DeviceHandler only overrides methods, so promoting the
         # instance is safe and avoids re-implementing CONNECT parsing.
         handler.__class__ = DeviceHandler
         handler.adopt(self)
         return handler, session
+
+    async def _read_connect(self, reader: Any, writer: Any, *args: Any, **kwargs: Any) -> Any:
+        """amqtt's reading of the CONNECT, bounded in time: a socket that sends none is closed."""
+        timeout = self.limits.connect_timeout_s
+        try:
+            async with asyncio.timeout(timeout):
+                return await super()._initialize_client_session(reader, writer, *args, **kwargs)
+        except TimeoutError as exc:
+            log.info("closing %s: no CONNECT within %.0f s", writer.get_peer_info(), timeout)
+            await writer.close()
+            raise AMQTTError(f"no CONNECT within {timeout} s") from exc
 
     async def _authenticate(self, session: Session, _listener: Any) -> bool:
         identity = DeviceIdentity.from_username(session.username)
