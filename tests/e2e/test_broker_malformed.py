@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 
 import pytest
 
 from tests.e2e.conftest import Provisioned, Running, provision
-from tests.e2e.test_broker_connection import _closed_within, _connect, _string
+from tests.e2e.test_broker_connection import _closed_within, _connect, _publish, _string
 from tests.helpers import temperature_interface
 
 
@@ -89,3 +90,35 @@ def _publish_long(topic: str, payload: bytes, packet_id: int) -> bytes:
         encoded.append(byte | (0x80 if length else 0))
         if not length:
             return b"\x32" + bytes(encoded) + body
+
+
+def test_a_device_keeps_its_pubacks_while_another_connection_floods_refused_publishes(
+    platform: Running, device: Provisioned
+) -> None:
+    flooder = provision(platform, temperature_interface())
+    flood = _connect(platform, flooder, keep_alive=60)
+    healthy = _connect(platform, device, keep_alive=60)
+    bad_topic = f"{flooder.base}/org.acme.Temperature/bad/value"
+    burst = b"".join(_publish(bad_topic, b'{"v": "not a double"}', i % 65535 + 1) for i in range(2000))
+    flood.setblocking(False)
+
+    worst, packet_id, pending, deadline = 0.0, 0, b"", time.monotonic() + 15
+    while time.monotonic() < deadline:
+        # Every refused PUBLISH goes to the dead-letter topic: 2,000 more whenever the broker has
+        # read the last ones, while the other device waits for each of its PUBACKs.
+        pending = pending or burst
+        with contextlib.suppress(BlockingIOError, ConnectionError):
+            pending = pending[flood.send(pending) :]
+        with contextlib.suppress(BlockingIOError, ConnectionError):
+            flood.recv(1 << 20)
+        packet_id += 1
+        sent = time.monotonic()
+        healthy.sendall(_publish(f"{device.base}/org.acme.Temperature/s1/value", _READING, packet_id))
+        healthy.settimeout(10)
+        assert healthy.recv(4) == b"\x40\x02" + packet_id.to_bytes(2, "big")
+        worst = max(worst, time.monotonic() - sent)
+
+    assert worst < 3.0, f"a PUBACK took {worst:.1f} s"
+
+
+_READING = b'{"v": 1.5, "t": "2026-01-01T00:00:00Z"}'
