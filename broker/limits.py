@@ -25,7 +25,7 @@ class ConnectionLimits:
     # A packet declaring a longer remaining length is refused from its fixed header, unbuffered.
     max_packet_bytes: int = MAX_REMAINING_LENGTH
     # Packets of one connection on the general path at once (refusals, control, QoS 2, SUBSCRIBE...).
-    max_inflight: int = 64
+    max_inflight: int = 16
     # QoS 1 PUBLISHes of one connection taken but not yet acknowledged (waiting for Kafka).
     max_pending_acks: int = 10_000
     # Bytes written to the device that it has not read yet; past this it is dropped as a slow reader.

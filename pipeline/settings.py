@@ -35,7 +35,7 @@ class MqttSettings(BaseModel):
     # (remaining length) is refused from its fixed header, before it is buffered.
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_packet_bytes: int = Field(default=1 << 20, ge=64, le=268_435_455)
-    max_inflight_per_connection: int = Field(default=64, ge=1)
+    max_inflight_per_connection: int = Field(default=16, ge=1)
     max_pending_acks_per_connection: int = Field(default=10_000, ge=1)
     max_unread_bytes: int = Field(default=1 << 20, ge=1 << 16)
 

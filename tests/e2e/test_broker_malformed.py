@@ -118,7 +118,7 @@ def test_a_device_keeps_its_pubacks_while_another_connection_floods_refused_publ
         assert healthy.recv(4) == b"\x40\x02" + packet_id.to_bytes(2, "big")
         worst = max(worst, time.monotonic() - sent)
 
-    assert worst < 3.0, f"a PUBACK took {worst:.1f} s"
+    assert worst < 5.0, f"a PUBACK took {worst:.1f} s"
 
 
 _READING = b'{"v": 1.5, "t": "2026-01-01T00:00:00Z"}'
