@@ -21,14 +21,16 @@ from typing import TYPE_CHECKING, Any
 from amqtt.adapters import BufferReader
 from amqtt.mqtt import packet_dict
 from amqtt.mqtt.constants import QOS_1
-from amqtt.mqtt.packet import CONNECT, MQTTFixedHeader
+from amqtt.mqtt.disconnect import DisconnectPacket
+from amqtt.mqtt.packet import MQTTFixedHeader
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 from amqtt.mqtt.pubcomp import PubcompPacket
 from amqtt.mqtt.pubrec import PubrecPacket
 from amqtt.mqtt.pubrel import PubrelPacket
 from amqtt.session import OUTGOING
 
-from broker.framing import PUBLISH, FramingError, Publish, frames, parse_publish
+from broker.errors import ConnectionLimitError
+from broker.framing import DISCONNECT, PUBLISH, FramingError, Publish, check_packet, frames, parse_publish
 from broker.ingest import RECEIVED, now_us
 from broker.topics import TopicKind, route
 from schemas.payload import Rejection
@@ -48,19 +50,18 @@ _READ_SIZE = 1 << 16
 # MQTT 3.1.1 §3.1.2.10: a server closes a connection silent for one and a half keep-alives.
 _KEEPALIVE_GRACE = 1.5
 
+# How often a reader waiting for room checks whether its device still reads what it is sent.
+_PROGRESS_CHECK_S = 1.0
+
+# The packets a client sends besides CONNECT, PUBLISH and DISCONNECT (``check_packet`` refuses others).
 _HANDLERS = {
-    2: "handle_connack",
     4: "handle_puback",
     5: "handle_pubrec",
     6: "handle_pubrel",
     7: "handle_pubcomp",
     8: "handle_subscribe",
-    9: "handle_suback",
     10: "handle_unsubscribe",
-    11: "handle_unsuback",
     12: "handle_pingreq",
-    13: "handle_pingresp",
-    14: "handle_disconnect",
 }
 
 
@@ -93,10 +94,12 @@ class DeviceHandler(BrokerProtocolHandler):
         if not isinstance(stream, asyncio.StreamReader) or identity is None or self._reader_ready is None:
             await super()._reader_loop()
             return
+        limits = self.gateway.limits
         keep_alive = self.session.keep_alive if self.session is not None else 0
         timeout = keep_alive * _KEEPALIVE_GRACE if keep_alive and keep_alive > 0 else None
         tasks: set[asyncio.Task[None]] = set()
         buffer = bytearray()
+        # The buffer holds at most one incomplete packet (up to max_packet_bytes) and one read.
         try:
             while True:
                 self._reader_ready.set()
@@ -108,15 +111,18 @@ class DeviceHandler(BrokerProtocolHandler):
                 if not chunk:
                     break
                 buffer += chunk
-                found, consumed = frames(buffer)
+                found, consumed = frames(buffer, 0, limits.max_packet_bytes)
                 if not await self._take(identity, buffer, found, tasks):
                     break
                 del buffer[:consumed]
                 await self.gateway.ingest.room()
-        except FramingError as exc:
+                await self._within_limits(tasks)
+        except (FramingError, ConnectionLimitError) as exc:
             log.info("closing %s: %s", identity.base_topic, exc)
         except (asyncio.CancelledError, ConnectionError):
             pass
+        except Exception:  # whatever a device sent, its connection closes rather than hangs
+            log.exception("closing %s: a packet could not be handled", identity.base_topic)
         finally:
             for task in tasks:
                 task.cancel()
@@ -129,37 +135,63 @@ class DeviceHandler(BrokerProtocolHandler):
     ) -> bool:
         """Handle the packets of one read; False once the connection must close."""
         fast = [0, 0, 0]
-        for frame in found:
-            if frame.packet_type == PUBLISH:
-                publish = parse_publish(buffer, frame)
-                if not self._take_publish(identity, publish):
-                    self._spawn(tasks, self._publish(identity, publish))
-                else:
-                    fast[publish.qos] += 1
-                continue
-            if frame.packet_type == CONNECT:
-                log.info("closing %s: a second CONNECT", identity.base_topic)
-                return False
-            name = _HANDLERS.get(frame.packet_type)
-            if name is None:
-                raise FramingError(f"packet type {frame.packet_type} is not one a client sends")
-            fixed = MQTTFixedHeader(frame.packet_type, frame.flags, frame.remaining_length)
-            body = BufferReader(bytes(buffer[frame.start : frame.end]))
-            packet = await packet_dict[frame.packet_type].from_stream(body, fixed_header=fixed)
-            if frame.packet_type == 14:  # DISCONNECT: taken now, as the reader's tasks end with it
-                await self.handle_disconnect(packet)
-                return False
-            self._spawn(tasks, getattr(self, name)(packet))
-        for qos, count in enumerate(fast):
-            if count:
-                RECEIVED[qos].inc(count)
+        try:
+            for frame in found:
+                if frame.packet_type == PUBLISH:
+                    publish = parse_publish(buffer, frame)
+                    if not self._take_publish(identity, publish):
+                        await self._spawn(tasks, self._publish(identity, publish))
+                    else:
+                        fast[publish.qos] += 1
+                    continue
+                check_packet(buffer, frame)
+                if frame.packet_type == DISCONNECT:
+                    await self.handle_disconnect(DisconnectPacket())
+                    return False
+                fixed = MQTTFixedHeader(frame.packet_type, frame.flags, frame.remaining_length)
+                body = BufferReader(bytes(buffer[frame.start : frame.end]))
+                try:
+                    packet = await packet_dict[frame.packet_type].from_stream(body, fixed_header=fixed)
+                except Exception as exc:  # checked above, so amqtt should not fail; if it does, close
+                    raise FramingError(f"packet type {frame.packet_type} that amqtt cannot decode") from exc
+                await self._spawn(tasks, getattr(self, _HANDLERS[frame.packet_type])(packet))
+        finally:
+            for qos, count in enumerate(fast):
+                if count:
+                    RECEIVED[qos].inc(count)
         return True
 
-    @staticmethod
-    def _spawn(tasks: set[asyncio.Task[None]], work: Any) -> None:
+    async def _spawn(self, tasks: set[asyncio.Task[None]], work: Any) -> None:
+        # One connection has at most max_inflight packets on the general path at once: beyond,
+        # its reader waits (and TCP slows the device down) instead of piling up tasks.
+        while len(tasks) >= self.gateway.limits.max_inflight:
+            await self._progress(tasks)
         task = asyncio.create_task(work)
         tasks.add(task)
         task.add_done_callback(tasks.discard)
+
+    async def _within_limits(self, tasks: set[asyncio.Task[None]]) -> None:
+        """Wait while this connection holds too many unacknowledged PUBLISHes; drop it if it stops reading."""
+        limits = self.gateway.limits
+        self._check_unread()
+        while len(self._acks) >= limits.max_pending_acks:
+            # asyncio.wait, not await: the oldest future is shared with other connections' readings.
+            await asyncio.wait([self._acks[0][1]], timeout=_PROGRESS_CHECK_S)
+            self._check_unread()
+
+    async def _progress(self, tasks: set[asyncio.Task[None]]) -> None:
+        await asyncio.wait(tasks, timeout=_PROGRESS_CHECK_S, return_when=asyncio.FIRST_COMPLETED)
+        self._check_unread()
+
+    def _check_unread(self) -> None:
+        stream = getattr(self.writer, "_writer", None)
+        if stream is None:
+            return
+        unread = stream.transport.get_write_buffer_size()
+        if unread > self.gateway.limits.max_unread_bytes:
+            raise ConnectionLimitError(
+                f"{unread} bytes written to it are still unread; it is too slow a reader"
+            )
 
     def _take_publish(self, identity: DeviceIdentity, publish: Publish) -> bool:
         """Take a valid QoS 0/1 data PUBLISH synchronously; False leaves it to the general path."""

@@ -29,6 +29,7 @@ from amqtt.mqtt.disconnect import DisconnectPacket
 from amqtt.mqtt.protocol.broker_handler import BrokerProtocolHandler
 
 from broker.handler import DeviceHandler
+from broker.limits import ConnectionLimits
 from broker.sessions import Connections, Will, refusal
 from broker.topics import DeviceIdentity, may_subscribe
 from pipeline.pki import realm_ca_name
@@ -74,9 +75,11 @@ class HeadwaterBroker(Broker):
         ingest: Ingest,
         interfaces: InterfaceCache,
         realm_cas: list[str] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         super().__init__(config)
         self.ingest = ingest
+        self.limits = limits or ConnectionLimits()
         self.interfaces = interfaces
         self._authenticate_device = authenticate
         self._event_tasks: set[asyncio.Task[None]] = set()
@@ -109,10 +112,16 @@ class HeadwaterBroker(Broker):
     ) -> tuple[BrokerProtocolHandler, Session]:
         # Only read the CONNECT: amqtt would also drop or adopt the client id's session here, before
         # anything is authenticated. That waits for _handle_client_session.
+        timeout = self.limits.connect_timeout_s
         try:
-            handler, session = await BrokerProtocolHandler.init_from_connect(
-                reader, writer, self.plugins_manager
-            )
+            async with asyncio.timeout(timeout):  # a socket that sends no whole CONNECT is closed
+                handler, session = await BrokerProtocolHandler.init_from_connect(
+                    reader, writer, self.plugins_manager
+                )
+        except TimeoutError as exc:
+            log.info("closing %s: no CONNECT within %.0f s", writer.get_peer_info(), timeout)
+            await writer.close()
+            raise AMQTTError(f"no CONNECT within {timeout} s") from exc
         except MQTTError:
             await writer.close()
             raise

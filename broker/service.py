@@ -12,6 +12,7 @@ from broker.downlink import DownlinkDelivery
 from broker.forwarder import Forwarder
 from broker.ingest import Ingest
 from broker.interfaces import InterfaceCache
+from broker.limits import ConnectionLimits
 from broker.properties import PropertyResender
 from broker.server import HeadwaterBroker
 from broker.topics import DeviceIdentity
@@ -77,6 +78,7 @@ class BrokerService:
             ingest=ingest,
             interfaces=self.interfaces,
             realm_cas=list(self.pki.realm_certificates().values()),
+            limits=ConnectionLimits.from_settings(settings.mqtt),
         )
         ingest.on_empty_cache = PropertyResender(self.registry, self.broker).resend
         await self.broker.start()

@@ -68,7 +68,8 @@ def refusal(
     where = route(identity, will.topic)
     if where.kind is not TopicKind.DATA:
         return f"will topic {will.topic!r} is not a data topic of {identity.base_topic}"
-    judged = judge(interfaces, identity, where, will.payload, now_us())
+    # The introspection may come after the CONNECT: it is judged when the will fires, through ingest.
+    judged = judge(interfaces, identity, where, will.payload, now_us(), declared=(where.interface,))
     if isinstance(judged, Rejection):
         return f"will on {will.topic!r}: {judged.detail}"
     return None

@@ -30,6 +30,14 @@ class MqttSettings(BaseModel):
     flush_interval_ms: float = 5.0
     max_batch_readings: int = 2000
     max_pending_readings: int = 100_000
+    # Limits of one device connection (see broker/limits.py). A socket that has not sent a whole
+    # CONNECT within connect_timeout_s is closed; a packet declaring more than max_packet_bytes
+    # (remaining length) is refused from its fixed header, before it is buffered.
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    max_packet_bytes: int = Field(default=1 << 20, ge=64, le=268_435_455)
+    max_inflight_per_connection: int = Field(default=16, ge=1)
+    max_pending_acks_per_connection: int = Field(default=10_000, ge=1)
+    max_unread_bytes: int = Field(default=1 << 20, ge=1 << 16)
 
 
 class KafkaSettings(BaseModel):

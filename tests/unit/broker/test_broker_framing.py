@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
 import pytest
-from hypothesis import given
+from amqtt.adapters import BufferReader
+from amqtt.mqtt import packet_dict
+from amqtt.mqtt.packet import MQTTFixedHeader
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from broker.framing import PUBLISH, FramingError, frames, parse_publish
+from broker.framing import PUBLISH, FramingError, check_packet, frames, parse_publish
 
 
 def remaining(length: int) -> bytes:
@@ -75,8 +82,147 @@ def test_malformed_packets_are_framing_errors(data: bytes, reason: str) -> None:
         parse_publish(data, found[0])
 
 
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x40\x01\x00", "PUBACK of remaining length 1, not 2"),
+        (b"\x40\x00", "PUBACK of remaining length 0, not 2"),
+        (b"\x50\x03\x00\x01\x00", "PUBREC of remaining length 3"),
+        (b"\x60\x02\x00\x01", "PUBREL with flags 0x0, not 0x2"),
+        (b"\x70\x01", "PUBCOMP of remaining length 1"),
+        (b"\xc0\x01\x00", "PINGREQ of remaining length 1, not 0"),
+        (b"\xe0\x6c", "DISCONNECT of remaining length 108"),  # refused before its body comes
+        (b"\xe1\x00", "DISCONNECT with flags 0x1"),
+        (b"\x82\x00", "SUBSCRIBE of remaining length 0: without any topic filter"),
+        (b"\x82\x02\x00\x01", "SUBSCRIBE of remaining length 2"),
+        (b"\x80\x06\x00\x01\x00\x01a\x00", "SUBSCRIBE with flags 0x0"),
+        (b"\xa2\x02\x00\x01", "UNSUBSCRIBE of remaining length 2"),
+        (b"\x20\x02\x00\x00", "packet type 2, not one a client sends"),
+        (b"\x90\x03\x00\x01\x00", "packet type 9"),
+        (b"\xb0\x02\x00\x01", "packet type 11"),
+        (b"\xd0\x00", "packet type 13"),
+        (b"\x00\x00", "packet type 0"),
+        (b"\xf0\x00", "packet type 15"),
+        (b"\x10\x02\x00\x04", "a second CONNECT"),
+    ],
+)
+def test_a_fixed_header_its_type_cannot_have_is_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(FramingError, match=reason):
+        frames(data)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"\x40\x02\x00\x00", "packet id 0"),
+        (b"\x82\x06\x00\x00\x00\x01a\x00", "packet id 0"),
+        (b"\x82\x06\x00\x01\x00\x01a\x03", "requested QoS"),
+        (b"\x82\x06\x00\x01\x00\x03a\x00", "longer than the packet"),
+        (b"\x82\x07\x00\x01\x00\x00\x00\x00\x00", "empty"),
+        (b"\x82\x07\x00\x01\x00\x01a\x00\x00", "cut short"),
+        (b"\x82\x06\x00\x01\x00\x01\xff\x00", "not UTF-8"),
+        (b"\xa2\x05\x00\x01\x00\x01\x00", "U\\+0000"),
+    ],
+)
+def test_a_body_breaking_its_type_rules_is_refused(data: bytes, reason: str) -> None:
+    found, _ = frames(data)
+    with pytest.raises(FramingError, match=reason):
+        check_packet(data, found[0])
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (publish("a/+/b", b"x"), "wildcard"),
+        (publish("", b"x"), "empty"),
+        (publish("a/b", b"x", packet_id=0), "packet id 0"),
+        (publish("a/b", b"x", qos=0, flags=0x08), "DUP"),
+    ],
+)
+def test_a_publish_breaking_the_topic_and_id_rules_is_refused(data: bytes, reason: str) -> None:
+    with pytest.raises(FramingError, match=reason):
+        parse_publish(data, frames(data)[0][0])
+
+
+def test_a_packet_over_the_limit_is_refused_from_its_fixed_header() -> None:
+    header = bytes([0x32]) + remaining(256 * 1024 * 1024 - 1)
+
+    with pytest.raises(FramingError, match="over the limit of 1048576"):
+        frames(header, 0, 1 << 20)
+    packet = publish("t", b"x" * 100)  # a remaining length of 105
+    assert frames(packet, 0, 105)[1] == len(packet)
+    with pytest.raises(FramingError, match="a packet of 105 bytes"):
+        frames(packet, 0, 104)
+
+
+_topics = st.text(
+    st.characters(exclude_characters="+#\x00", exclude_categories=["Cs"]), min_size=1, max_size=40
+)
+
+
+@pytest.fixture(scope="module")
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    running = asyncio.new_event_loop()
+    yield running
+    running.close()
+
+
+def _read(loop: asyncio.AbstractEventLoop, data: bytes) -> None:
+    """What the broker's reader does with bytes after CONNECT, up to amqtt's decoding."""
+    found, _ = frames(data, 0, 1 << 20)
+    for frame in found:
+        if frame.packet_type == PUBLISH:
+            parse_publish(data, frame)
+            continue
+        check_packet(data, frame)
+        fixed = MQTTFixedHeader(frame.packet_type, frame.flags, frame.remaining_length)
+        body = BufferReader(data[frame.start : frame.end])
+        loop.run_until_complete(packet_dict[frame.packet_type].from_stream(body, fixed_header=fixed))
+
+
+_packets = st.builds(
+    lambda first, body, declared: (
+        bytes([first]) + remaining(len(body) if declared is None else declared) + body
+    ),
+    st.integers(0, 255),
+    st.binary(max_size=40),
+    st.one_of(st.none(), st.integers(0, 300)),
+)
+_streams = st.one_of(st.binary(max_size=80), st.lists(_packets, max_size=4).map(b"".join))
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_streams)
+def test_any_bytes_either_parse_or_raise_a_framing_error(
+    loop: asyncio.AbstractEventLoop, data: bytes
+) -> None:
+    with contextlib.suppress(FramingError):  # anything else fails the test
+        _read(loop, data)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.lists(st.tuples(st.text(min_size=1, max_size=40), st.binary(max_size=300), st.integers(0, 1))),
+    st.sampled_from([0x40, 0x50, 0x62, 0x70, 0x82, 0xA2, 0xC0, 0xE0]),
+    st.integers(1, 65535),
+    st.lists(st.tuples(st.text(min_size=1, max_size=20), st.integers(0, 2)), min_size=1, max_size=4),
+)
+def test_every_packet_that_passes_the_checks_is_decoded_by_amqtt(
+    loop: asyncio.AbstractEventLoop, first: int, packet_id: int, filters: list[tuple[str, int]]
+) -> None:
+    body = b""
+    if first in (0x82, 0xA2):
+        body = packet_id.to_bytes(2, "big")
+        for text, qos in filters:
+            name = text.replace("\x00", "a").encode()
+            body += len(name).to_bytes(2, "big") + name + (bytes([qos]) if first == 0x82 else b"")
+    elif first not in (0xC0, 0xE0):
+        body = packet_id.to_bytes(2, "big")
+
+    _read(loop, bytes([first]) + remaining(len(body)) + body)
+
+
+@given(
+    st.lists(st.tuples(_topics, st.binary(max_size=300), st.integers(0, 1))),
     st.integers(1, 64),
 )
 def test_any_split_of_a_stream_gives_back_the_same_publishes(
