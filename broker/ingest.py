@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from broker.resends import reading_id
 from broker.topics import DeviceIdentity, Route, TopicKind, route
 from pipeline import metrics
 from schemas.interface import Ownership
@@ -56,9 +57,18 @@ def looks_like_bson(payload: bytes) -> bool:
 
 
 def judge(
-    interfaces: InterfaceCache, identity: DeviceIdentity, where: Route, payload: bytes, received_us: int
+    interfaces: InterfaceCache,
+    identity: DeviceIdentity,
+    where: Route,
+    payload: bytes,
+    received_us: int,
+    *,
+    packet_id: int | None = None,
 ) -> dict[str, Any] | Rejection:
-    """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup)."""
+    """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup).
+
+    A PUBLISH with a packet id (QoS 1 or 2) gets a reading id that its resends share.
+    """
     compiled = interfaces.get(identity.realm, where.interface)
     if compiled is None:
         return Rejection(
@@ -84,6 +94,7 @@ def judge(
         "value": decoded.value,
         "timestamp": decoded.timestamp_us if decoded.timestamp_us is not None else received_us,
         "reception_timestamp": received_us,
+        "reading_id": reading_id(packet_id, payload) if packet_id is not None else None,
     }
 
 
@@ -108,7 +119,14 @@ class Ingest:
         self.on_empty_cache: Callable[[DeviceIdentity], Awaitable[None]] | None = None
 
     async def publish(
-        self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int, counts: Counts | None = None
+        self,
+        identity: DeviceIdentity,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        counts: Counts | None = None,
+        *,
+        packet_id: int | None = None,
     ) -> None:
         """Handle one PUBLISH; returns once whatever it produced is acknowledged by Kafka.
 
@@ -119,7 +137,7 @@ class Ingest:
         where = route(identity, topic)
         if where.kind is TopicKind.DATA:
             await self._forwarder.room()
-            taken = self.accept(identity, where, payload, received, counts)
+            taken = self.accept(identity, where, payload, received, counts, packet_id=packet_id)
             if isinstance(taken, Rejection):
                 await self.reject(
                     identity,
@@ -161,14 +179,21 @@ class Ingest:
             await self.event(identity, "incoming_introspection", metadata={"introspection": text})
 
     def accept(
-        self, identity: DeviceIdentity, where: Route, payload: bytes, received: int, counts: Counts | None
+        self,
+        identity: DeviceIdentity,
+        where: Route,
+        payload: bytes,
+        received: int,
+        counts: Counts | None,
+        *,
+        packet_id: int | None = None,
     ) -> asyncio.Future[None] | Rejection:
         """Take a data PUBLISH now: the future of its Kafka acknowledgement, or why it is refused.
 
         Synchronous, so a reader can take every message of a socket read in one go; it neither
         counts the message as received nor waits for the forwarder's room (the caller does both).
         """
-        outcome = judge(self._interfaces, identity, where, payload, received)
+        outcome = judge(self._interfaces, identity, where, payload, received, packet_id=packet_id)
         if isinstance(outcome, Rejection):
             return outcome
         future = self._forwarder.offer(
