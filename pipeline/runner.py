@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka.errors import KafkaError
 
 from pipeline import kafka, metrics, ports, tansu
 from pipeline.backoff import Backoff
@@ -27,11 +28,12 @@ from pipeline.errors import StartupError
 from pipeline.metrics import MULTIPROCESS_ENV
 from pipeline.pki import Pki
 from pipeline.registry import Registry
-from pipeline.settings import KafkaSettings, Settings
+from pipeline.settings import KafkaSettings, Settings, WorkerSettings
 
 ADMIN_KEY_FILE = "admin.key"
 STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 10.0
+DRAIN_TIMEOUT = 60.0
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,9 @@ class Supervisor:
     its topics, and the broker and the worker are restarted on the fresh Kafka.
     """
 
-    def __init__(self, options: UpOptions) -> None:
+    def __init__(self, options: UpOptions, group_id: str = WorkerSettings().group_id) -> None:
         self.options = options
+        self.group_id = group_id
         self.data_dir = options.data_dir.resolve()
         self.logs = self.data_dir / "logs"
         self.metrics_dir = self.data_dir / "metrics"
@@ -228,11 +231,43 @@ class Supervisor:
         _say(f"{child.name} restarted (pid {child.process.pid})")
 
     def stop(self) -> None:
-        """Stop the broker first (it flushes what it took), then the worker, then Tansu."""
-        for name in ("broker", "worker", "tansu"):
+        """Stop the broker first (it flushes what it took), let the worker store the rest, stop Tansu last."""
+        broker = self.children.get("broker")
+        if broker is not None:
+            _stop(broker.process)
+        self._drain()
+        for name in ("worker", "tansu"):
             child = self.children.get(name)
             if child is not None:
                 _stop(child.process)
+
+    def _drain(self) -> None:
+        """Wait (at most ``DRAIN_TIMEOUT``) until the worker committed every record Tansu holds."""
+        running = [self.children.get(name) for name in ("worker", "tansu")]
+        if not self._up or any(child is None or child.process.poll() is not None for child in running):
+            return
+        o = self.options
+        settings = KafkaSettings(bootstrap_servers=f"{o.host}:{o.kafka_port}", idempotence=False)
+        topics = kafka.Topics.of(settings)
+        deadline = time.monotonic() + DRAIN_TIMEOUT
+        told = False
+        while True:
+            try:
+                left = asyncio.run(
+                    kafka.unconsumed(settings, self.group_id, topics.ingest, topics.device_events)
+                )
+            except (KafkaError, OSError) as exc:
+                _say(f"could not tell whether the worker stored everything: {exc}")
+                return
+            if left == 0:
+                return
+            if time.monotonic() > deadline:
+                _say(f"stopping with {left} records not stored: Tansu's memory loses them")
+                return
+            if not told:
+                _say(f"waiting for the worker to store {left} records before stopping Tansu")
+                told = True
+            time.sleep(0.5)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -265,7 +300,7 @@ def up(options: UpOptions) -> int:
     data_dir = options.data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     settings = Settings(data_dir=data_dir)
-    supervisor = Supervisor(options)
+    supervisor = Supervisor(options, settings.worker.group_id)
     stopping = False
 
     def request_stop(_signum: int, _frame: object) -> None:

@@ -108,7 +108,7 @@ class Device:
         self.client.loop_stop()
 
 
-def _register(running: Running, devices: int) -> tuple[str, list[tuple[str, str]]]:
+def register(running: Running, devices: int) -> tuple[str, list[tuple[str, str]]]:
     from schemas.names import random_device_id
 
     realm = f"k{uuid.uuid4().hex[:8]}"
@@ -199,7 +199,7 @@ def run(
 ) -> Figures:
     """Publish ``devices * per_device`` values, SIGKILLing each role when that share is PUBACKed."""
     started = time.monotonic()
-    realm, registered = _register(running, devices)
+    realm, registered = register(running, devices)
     fleet = [Device(running, realm, d, s, i) for i, (d, s) in enumerate(registered)]
     total = devices * per_device
     pending_kills = sorted(kills, key=lambda kill: kill[1])
