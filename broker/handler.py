@@ -32,6 +32,7 @@ from amqtt.session import OUTGOING
 from broker.errors import ConnectionLimitError
 from broker.framing import DISCONNECT, PUBLISH, FramingError, Publish, check_packet, frames, parse_publish
 from broker.ingest import RECEIVED, now_us
+from broker.resends import FirstSeen, first_seen
 from broker.topics import TopicKind, route
 from schemas.payload import Rejection
 
@@ -75,6 +76,7 @@ class DeviceHandler(BrokerProtocolHandler):
     _counts: Counts
     _acks: deque[tuple[int, asyncio.Future[None]]]
     _watched: asyncio.Future[None] | None
+    _first_seen: FirstSeen | None
 
     def adopt(self, gateway: HeadwaterBroker) -> None:
         """Set up Headwater's state on a handler amqtt built as its own class."""
@@ -85,6 +87,7 @@ class DeviceHandler(BrokerProtocolHandler):
         self._counts = {}
         self._acks = deque()
         self._watched = None
+        self._first_seen = None
 
     # reading
 
@@ -202,7 +205,11 @@ class DeviceHandler(BrokerProtocolHandler):
         if publish.qos == 2 or where.kind is not TopicKind.DATA:
             return False
         received = now_us()
-        taken = self.gateway.ingest.accept(identity, where, publish.payload, received, self._counts)
+        packet_id = publish.packet_id
+        if packet_id is not None:  # a resend keeps the first attempt's reception time (broker.resends)
+            received = (self._first_seen or self._remember()).received(packet_id, publish.dup, received)
+        ingest = self.gateway.ingest
+        taken = ingest.accept(identity, where, publish.payload, received, self._counts, packet_id=packet_id)
         if isinstance(taken, Rejection):
             return False
         if publish.qos == QOS_1 and publish.packet_id is not None:
@@ -211,6 +218,10 @@ class DeviceHandler(BrokerProtocolHandler):
             self._watched = taken
             taken.add_done_callback(self._forwarded)
         return True
+
+    def _remember(self) -> FirstSeen:
+        self._first_seen = first_seen(self.session)
+        return self._first_seen
 
     async def _publish(self, identity: DeviceIdentity, publish: Publish) -> None:
         """The general path of a PUBLISH: refusals, control messages, introspection, QoS 2."""
@@ -254,7 +265,8 @@ class DeviceHandler(BrokerProtocolHandler):
             await self._send_packet(PubrecPacket.build(packet_id))
             return True
         try:
-            await self.gateway.ingest.publish(identity, topic, payload, qos, self._counts)
+            ingest = self.gateway.ingest
+            await ingest.publish(identity, topic, payload, qos, self._counts, packet_id=packet_id)
         except Exception:  # the device's messages must not crash the broker; unacked, it will resend
             log.exception("could not take a PUBLISH on %s; closing so the device resends it", topic)
             await self._close()

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Container
 from typing import TYPE_CHECKING, Any
 
 from broker.introspections import Introspections
+from broker.resends import reading_id
 from broker.topics import DeviceIdentity, Route, TopicKind, route
 from pipeline import metrics
 from schemas.interface import Ownership
@@ -77,11 +78,13 @@ def judge(
     received_us: int,
     *,
     declared: Container[str],
+    packet_id: int | None = None,
 ) -> dict[str, Any] | Rejection:
     """The ingest reading for a data PUBLISH, or why it is refused (pure but for the cache lookup).
 
     ``declared`` holds the interfaces of the device's introspection; a reading on any other is
-    refused as Astarte refuses it (interface_loading_failed).
+    refused as Astarte refuses it (interface_loading_failed). A PUBLISH with a packet id (QoS 1 or 2)
+    gets a reading id that its resends share.
     """
     if where.interface not in declared:
         return Rejection(
@@ -113,6 +116,7 @@ def judge(
         "value": decoded.value,
         "timestamp": decoded.timestamp_us if decoded.timestamp_us is not None else received_us,
         "reception_timestamp": received_us,
+        "reading_id": reading_id(packet_id, payload) if packet_id is not None else None,
     }
 
 
@@ -138,7 +142,14 @@ class Ingest:
         self.on_empty_cache: Callable[[DeviceIdentity], Awaitable[None]] | None = None
 
     async def publish(
-        self, identity: DeviceIdentity, topic: str, payload: bytes, qos: int, counts: Counts | None = None
+        self,
+        identity: DeviceIdentity,
+        topic: str,
+        payload: bytes,
+        qos: int,
+        counts: Counts | None = None,
+        *,
+        packet_id: int | None = None,
     ) -> None:
         """Handle one PUBLISH; returns once whatever it produced is acknowledged by Kafka.
 
@@ -149,7 +160,7 @@ class Ingest:
         where = route(identity, topic)
         if where.kind is TopicKind.DATA:
             await self._forwarder.room()
-            taken = self.accept(identity, where, payload, received, counts)
+            taken = self.accept(identity, where, payload, received, counts, packet_id=packet_id)
             if isinstance(taken, Rejection):
                 await self.reject(
                     identity,
@@ -191,7 +202,14 @@ class Ingest:
             await self.event(identity, "incoming_introspection", metadata={"introspection": text})
 
     def accept(
-        self, identity: DeviceIdentity, where: Route, payload: bytes, received: int, counts: Counts | None
+        self,
+        identity: DeviceIdentity,
+        where: Route,
+        payload: bytes,
+        received: int,
+        counts: Counts | None,
+        *,
+        packet_id: int | None = None,
     ) -> asyncio.Future[None] | Rejection:
         """Take a data PUBLISH now: the future of its Kafka acknowledgement, or why it is refused.
 
@@ -199,7 +217,9 @@ class Ingest:
         counts the message as received nor waits for the forwarder's room (the caller does both).
         """
         declared = self.introspections.declared(identity)
-        outcome = judge(self._interfaces, identity, where, payload, received, declared=declared)
+        outcome = judge(
+            self._interfaces, identity, where, payload, received, declared=declared, packet_id=packet_id
+        )
         if isinstance(outcome, Rejection):
             return outcome
         future = self._forwarder.offer(

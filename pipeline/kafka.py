@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
@@ -122,6 +122,31 @@ async def ensure_topics(settings: KafkaSettings, *, within: float = 30.0) -> Top
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+async def unconsumed(settings: KafkaSettings, group_id: str, *topics: str) -> int:
+    """Records of ``topics`` past what ``group_id`` committed (all of them where it committed none)."""
+    # A consumer of the group that never joins it: it only reads the group's committed offsets.
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=settings.bootstrap_servers, group_id=group_id, enable_auto_commit=False
+    )
+    await reader.start()
+    try:
+        await reader.topics()  # metadata of every topic, so partitions_for_topic knows them
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic) or ()
+        ]
+        if not partitions:
+            return 0
+        ends = await reader.end_offsets(partitions)
+        starts = await reader.beginning_offsets(partitions)
+        left = 0
+        for tp in partitions:
+            done = await reader.committed(tp)
+            left += max(0, ends[tp] - (done if done is not None else starts[tp]))
+        return left
+    finally:
+        await reader.stop()
 
 
 class TopicFollower:

@@ -6,6 +6,7 @@ Under ``headwater up`` the processes share a multiprocess directory, so the API'
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from prometheus_client import (
@@ -16,6 +17,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 # prometheus_client reads this variable at import; `headwater up` sets it for its children.
@@ -63,3 +65,26 @@ consumer_lag = Gauge(
     ["partition"],
     multiprocess_mode="livemax",
 )
+
+
+child_restarts = Counter(
+    "headwater_child_restarts",
+    "Processes `headwater up` restarted after they stopped unexpectedly (tansu, broker, worker)",
+    ["child"],
+)
+
+
+def share_directory(directory: Path) -> None:
+    """Write this process's metrics from now on into the multiprocess ``directory``.
+
+    prometheus_client chooses per-process files at import, from the environment. ``headwater up``
+    creates the directory only after that, so it switches here: labelled values created after the
+    call (``child_restarts.labels(...)``) land in the directory the API's ``/metrics`` reads.
+    """
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+    values.ValueClass = values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+def forget_process(pid: int, directory: Path) -> None:
+    """Drop the live gauges of a process that stopped (its counters keep counting in the sums)."""
+    multiprocess.mark_process_dead(pid, str(directory))  # type: ignore[no-untyped-call]

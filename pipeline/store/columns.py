@@ -21,7 +21,7 @@ _STRING_ARRAY = frozenset({"stringarray", "binaryblobarray"})
 def _rows(
     batches: list[dict[str, Any]], shapes: ShapeLookup | None = None
 ) -> tuple[list[dict[str, Any]], list[int], list[dict[str, Any]], list[int]]:
-    """Datastream rows and property rows with their stable ids (reading ``i`` is ``id_base + i``).
+    """Datastream rows and property rows with their stable ids (``reading_id``, else ``id_base + i``).
 
     An object reading spreads into one row per member, typed by the interface's mapping (a guess
     only when the interface is unknown) and keeping the reading's id (the path tells them
@@ -35,20 +35,22 @@ def _rows(
     for batch in batches:
         base = batch["id_base"]
         for index, reading in enumerate(batch["readings"]):
+            stable = reading.get("reading_id")
+            row_id = stable if stable is not None else base + index
             shape = None
             if shapes is not None:
                 key = (reading["realm"], reading["interface"], reading["major"])
                 shape = cache[key] if key in cache else cache.setdefault(key, shapes(*key))
             if shape is not None and shape.properties:
                 props.append(reading)
-                prop_ids.append(base + index)
+                prop_ids.append(row_id)
                 continue
             value = reading["value"]
             if value is None:
                 continue
             if reading["value_type"] != "object":
                 rows.append(reading)
-                ids.append(base + index)
+                ids.append(row_id)
                 continue
             members = shape.member_types if shape is not None else {}
             for key_, member in value.items():
@@ -62,7 +64,7 @@ def _rows(
                         "value": member,
                     }
                 )
-                ids.append(base + index)
+                ids.append(row_id)
     return rows, ids, props, prop_ids
 
 

@@ -78,6 +78,7 @@ def expected(
         "value": value,
         "timestamp": timestamp,
         "reception_timestamp": RECEIVED_US,
+        "reading_id": None,
     }
 
 
@@ -237,3 +238,16 @@ def test_routed_topic_to_reading() -> None:
 )
 def test_looks_like_bson(payload: bytes, is_bson: bool) -> None:
     assert looks_like_bson(payload) is is_bson
+
+
+def test_a_publish_with_a_packet_id_gets_the_id_its_resends_share() -> None:
+    payload = bson.encode({"v": 21.5})
+    where = data("org.acme.Plain", "/room1/value")
+
+    first = judge(INTERFACES, ME, where, payload, RECEIVED_US, declared=DECLARED, packet_id=7)  # type: ignore[arg-type]
+    resent = judge(INTERFACES, ME, where, payload, RECEIVED_US + 5, declared=DECLARED, packet_id=7)  # type: ignore[arg-type]
+    other = judge(INTERFACES, ME, where, payload, RECEIVED_US, declared=DECLARED, packet_id=8)  # type: ignore[arg-type]
+
+    assert isinstance(first, dict) and isinstance(resent, dict) and isinstance(other, dict)
+    assert first["reading_id"] == resent["reading_id"] != other["reading_id"]
+    assert run("org.acme.Plain", "/room1/value", payload)["reading_id"] is None  # QoS 0

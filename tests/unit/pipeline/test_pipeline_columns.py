@@ -153,6 +153,14 @@ def test_reading_ids_are_id_base_plus_index_and_stable() -> None:
     assert [r["reading_id"] for r in table(batches)] == [1000, 1001, 1002, 5000, 5001]
 
 
+def test_a_reading_id_from_the_broker_wins_over_the_batch_position() -> None:
+    derived = reading("double", 1.0, reading_id=2**62 + 7)
+    positional = reading("double", 2.0, reading_id=None)
+    rows = table([batch(1000, derived, positional)])
+
+    assert [r["reading_id"] for r in rows] == [2**62 + 7, 1001]
+
+
 def test_unsets_are_skipped_without_shifting_later_ids() -> None:
     rows = table(
         [

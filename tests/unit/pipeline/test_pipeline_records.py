@@ -19,7 +19,9 @@ from schemas.records import (
 )
 
 
-def reading(value_type: str, value: object, path: str = "/room1/value") -> dict[str, Any]:
+def reading(
+    value_type: str, value: object, path: str = "/room1/value", reading_id: int | None = None
+) -> dict[str, Any]:
     return {
         "realm": "acme",
         "device_id": "f0VMRgIBAQAAAAAAAAAAAA",
@@ -30,6 +32,7 @@ def reading(value_type: str, value: object, path: str = "/room1/value") -> dict[
         "value": value,
         "timestamp": 1_704_067_200_123_000,
         "reception_timestamp": 1_704_067_200_456_789,
+        "reading_id": reading_id,
     }
 
 
@@ -98,7 +101,9 @@ def test_ingest_batch_round_trips_every_value_branch(value_type: str, value: obj
 
 def test_ingest_batch_round_trips_several_readings_in_order() -> None:
     codec = ingest_batches()
-    record = batch(*(reading("double", float(i), path=f"/s{i}/value") for i in range(5)))
+    record = batch(
+        *(reading("double", float(i), path=f"/s{i}/value", reading_id=i or None) for i in range(5))
+    )
 
     decoded = codec.decode(codec.encode(record))
 
