@@ -66,7 +66,7 @@ async def caller(
     if principal is None:
         raise UnauthorizedError("unknown, expired or revoked API key")
     access, realm = route_access(request)
-    if not grants(access, global_role=principal.global_role, realm_role=principal.role_in(realm)):
+    if not grants(access, global_role=principal.acting_global_role, realm_role=principal.role_in(realm)):
         where = f" in realm {realm!r}" if realm else ""
         raise ForbiddenError(f"API key {principal.id} may not {request.method} {request.url.path}{where}")
     return principal
