@@ -28,7 +28,7 @@ from pipeline.api import (
     triggers,
 )
 from pipeline.api.aliases import AliasPaths
-from pipeline.settings import AuthSettings
+from pipeline.settings import AuthSettings, SqlSettings
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -54,6 +54,7 @@ class Platform:
     pki: Pki | None = None
     ready: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
+    sql: SqlSettings = field(default_factory=SqlSettings)
 
 
 def create_app(platform: Platform, *, full: bool = True) -> FastAPI:

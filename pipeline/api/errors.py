@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipeline.api.auth import route_template
 from pipeline.errors import (
     BadRequestError,
+    BusyError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -33,6 +34,7 @@ _STATUS: tuple[tuple[type[HeadwaterError], int], ...] = (
     (BadRequestError, 400),
     (InterfaceError, 422),
     (ValidationError, 422),
+    (BusyError, 429),
 )
 
 
