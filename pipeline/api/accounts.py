@@ -41,7 +41,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field("api key", max_length=128)
     realm: str | None = None
-    expiry_days: float | None = Field(None, gt=0)
+    expiry_days: float | None = Field(None, gt=0, le=36_500)
     permanent: bool = False
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api.auth import route_template
@@ -47,6 +48,40 @@ _MAGISTRALA_MESSAGES = {
     409: "entity already exists",
     422: "malformed entity specification",
 }
+
+
+class _Detail(BaseModel):
+    detail: Any
+
+
+class ErrorBody(BaseModel):
+    """Astarte's error JSON."""
+
+    errors: _Detail
+
+
+class MagistralaErrorBody(BaseModel):
+    """Magistrala's error JSON."""
+
+    error: str
+    message: str
+
+
+_DOCUMENTED = {
+    400: "Malformed request",
+    401: "Missing or unknown credentials",
+    403: "Credentials without the right",
+    404: "Not found",
+    409: "Conflict with what exists",
+    422: "A request that breaks a rule",
+    429: "Busy: try again later",
+}
+
+
+def documented(prefix: str) -> dict[int | str, dict[str, Any]]:
+    """The error answers ``install`` can give on routes under ``prefix``, for the OpenAPI document."""
+    model = MagistralaErrorBody if prefix.startswith(_MAGISTRALA_PREFIX) else ErrorBody
+    return {status: {"model": model, "description": text} for status, text in _DOCUMENTED.items()}
 
 
 def error_body(detail: Any) -> dict[str, Any]:

@@ -1,0 +1,60 @@
+"""schemathesis over the whole OpenAPI document, with an admin key, against the app served over HTTP.
+
+A small budget per operation keeps it to a minute or two; ``tests/bench/bench_openapi_fuzz.py``
+runs a larger one. Every answer must be below 500 and match what the document declares.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pipeline.settings import KafkaSettings
+from tests.integration.openapi_fuzz import fuzz
+from tests.integration.served import served
+
+EXAMPLES = 4
+
+
+@pytest.fixture(scope="module")
+def api(
+    tmp_path_factory: pytest.TempPathFactory, chdb_url: str, kafka_bootstrap: str
+) -> Iterator[tuple[str, str]]:
+    kafka_settings = KafkaSettings(
+        bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{uuid.uuid4().hex[:10]}", idempotence=False
+    )
+    with served(Path(tmp_path_factory.mktemp("served")), chdb_url, kafka_settings) as got:
+        yield got
+
+
+def test_every_operation_answers_below_500_as_documented(api: tuple[str, str]) -> None:
+    problems, calls = fuzz(*api, EXAMPLES)
+
+    assert calls > 100
+    assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body"),
+    [
+        ("GET", "/realmmanagement/v1/acme/interfaces/org.x.Y/18446744073709551616", None),
+        ("DELETE", "/realmmanagement/v1/acme/interfaces/org.x.Y/18446744073709551616", None),
+        ("GET", "/realmmanagement/v1/acme/interfaces/org.x.Y/-1", None),
+        ("POST", "/auth/v1/apikeys", {"data": {"expiry_days": 1e308}}),
+        ("POST", "/auth/v1/apikeys", {"data": None}),
+        ("POST", "/auth/v1/apikeys", {"data": []}),
+        ("POST", "/auth/v1/apikeys", []),
+    ],
+)
+def test_bad_input_found_by_fuzzing_is_a_4xx(
+    api: tuple[str, str], method: str, url: str, body: object
+) -> None:
+    base_url, key = api
+
+    answer = httpx.request(method, base_url + url, json=body, headers={"Authorization": f"Bearer {key}"})
+
+    assert 400 <= answer.status_code < 500, answer.text
