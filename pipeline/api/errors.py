@@ -6,6 +6,8 @@ The Magistrala clients API (``/{domain_id}/clients``) answers in Magistrala's sh
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -130,4 +132,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _answer(request, exc.detail, exc.status_code, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
+        return _answer(request, exc.detail, exc.status_code, headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the OpenAPI document declares at ``path`` (``{path}`` spans segments)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if path_pattern(template).fullmatch(path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=512)
+def path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{\w+\})", template)
+    return re.compile(
+        "".join(
+            (".+" if part == "{path}" else "[^/]+") if part.startswith("{") else re.escape(part)
+            for part in parts
+        )
+    )

@@ -6,6 +6,7 @@ runs a larger one. Every answer must be below 500 and match what the document de
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from pipeline.api.errors import path_pattern
 from pipeline.settings import KafkaSettings
 from tests.integration.openapi_fuzz import fuzz
 from tests.integration.served import served
@@ -55,6 +57,35 @@ def test_bad_input_found_by_fuzzing_is_a_4xx(
 ) -> None:
     base_url, key = api
 
-    answer = httpx.request(method, base_url + url, json=body, headers={"Authorization": f"Bearer {key}"})
+    answer = httpx.request(
+        method, base_url + url, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=60
+    )
 
     assert 400 <= answer.status_code < 500, answer.text
+
+
+def test_405_names_every_method_the_document_declares_at_that_path(api: tuple[str, str]) -> None:
+    base_url, key = api
+    paths = httpx.get(f"{base_url}/openapi.json", timeout=60).json()["paths"]
+    wrong: list[str] = []
+    for template in paths:
+        url = re.sub(r"\{(\w+)\}", lambda m: "a/b" if m[1] == "path" else "x1", template)
+        declared = {
+            method.upper()
+            for other, ops in paths.items()
+            if path_pattern(other).fullmatch(url)
+            for method in ops
+        }
+        undeclared = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared)
+        if not undeclared:
+            continue
+        answer = httpx.request(
+            undeclared[0], base_url + url, headers={"Authorization": f"Bearer {key}"}, timeout=60
+        )
+        allow = {method.strip() for method in answer.headers.get("allow", "").split(",") if method.strip()}
+        if answer.status_code != 405 or allow != declared:
+            wrong.append(
+                f"{undeclared[0]} {url}: {answer.status_code} Allow {sorted(allow)}, not {sorted(declared)}"
+            )
+
+    assert wrong == [], "\n".join(wrong)
