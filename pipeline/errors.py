@@ -31,6 +31,12 @@ class StoreError(HeadwaterError):
     retriable = True
 
 
+class BusyError(HeadwaterError):
+    """A bounded resource (e.g. the SQL lanes) is fully in use: try again later."""
+
+    retriable = True
+
+
 class StartupError(HeadwaterError):
     """A process could not start: a port in use, a missing binary, a service not answering."""
 

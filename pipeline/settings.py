@@ -68,6 +68,25 @@ class ClickHouseSettings(BaseModel):
     device_events_ttl_days: int = Field(default=90, ge=0)
 
 
+class SqlSettings(BaseModel):
+    """Bounds of the analysts' SQL route (``/appengine/v1/<realm>/sql``).
+
+    Its queries run in lanes of their own (threads and ClickHouse clients apart from the ingest
+    path's), at most ``lanes`` at once; ClickHouse stops a query past any limit with its reason.
+    """
+
+    lanes: int = Field(default=2, ge=1)
+    # How long a query waits for a free lane before it is refused (429).
+    lane_wait_s: float = Field(default=5.0, gt=0)
+    max_execution_s: float = Field(default=10.0, gt=0)
+    max_memory_bytes: int = Field(default=512 * 1024 * 1024, ge=1)
+    max_rows_to_read: int = Field(default=100_000_000, ge=1)
+    max_bytes_to_read: int = Field(default=4 * 1024 * 1024 * 1024, ge=1)
+    # Threads one query may use: fewer than the cores leaves the ingest path a core of its own.
+    max_threads: int = Field(default=1, ge=1)
+    max_result_rows: int = Field(default=10_000, ge=1)
+
+
 class RegistrySettings(BaseModel):
     """The relational registry: SQLite embedded, PostgreSQL in production (SQLAlchemy URLs)."""
 
@@ -115,6 +134,7 @@ class Settings(BaseSettings):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    sql: SqlSettings = Field(default_factory=SqlSettings)
     registry: RegistrySettings = Field(default_factory=RegistrySettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -53,6 +53,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 database=settings.clickhouse.database,
                 username=settings.clickhouse.username,
                 password=settings.clickhouse.password.get_secret_value(),
+                sql_lanes=settings.sql.lanes,
             )
         )
         producer = kafka.producer(settings.kafka)
@@ -131,6 +132,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             ),
             pki=Pki(settings.data_dir),
             auth=settings.auth,
+            sql=settings.sql,
         )
         config = uvicorn.Config(
             create_app(platform, full=api),

@@ -41,7 +41,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field("api key", max_length=128)
     realm: str | None = None
-    expiry_days: float | None = Field(None, gt=0)
+    expiry_days: float | None = Field(None, gt=0, le=36_500)
     permanent: bool = False
 
 
@@ -68,7 +68,7 @@ def _lifetime_days(request: Request) -> float:
 
 async def issue_key(request: Request, who: Principal, ask: KeyCreate) -> dict[str, Any]:
     """Make a key for ``who`` as asked: in its realms only, permanent only for global admins."""
-    if ask.permanent and who.global_role != "admin":
+    if ask.permanent and who.acting_global_role != "admin":
         raise ForbiddenError("only global admins may make permanent API keys")
     realm = ask.realm or who.key.realm
     if who.key.realm is not None and realm != who.key.realm:
@@ -184,10 +184,10 @@ async def list_keys(
         if not outranks(who.role_in(realm) or "", "admin"):
             raise ForbiddenError(f"only admins of realm {realm!r} list its keys")
         keys = await accounts.api_keys(realm=realm)
-    elif who.global_role == "admin":
+    elif who.acting_global_role == "admin":
         keys = await accounts.api_keys()
     else:
-        keys = await accounts.api_keys(username=who.username)
+        keys = await accounts.api_keys(username=who.username, realm=who.key.realm)
     now = now_us()
     return {"data": [masked(record, now) for record in keys]}
 
@@ -198,6 +198,7 @@ async def revoke_key(request: Request, key_id: str, who: Caller) -> Response:
     accounts = _accounts(request)
     record = await accounts.get_api_key(key_id)
     own = record.username is not None and record.username == who.username
+    own = own and (who.key.realm is None or record.realm == who.key.realm)
     if not (own or record.id == who.id or outranks(who.role_in(record.realm) or "", "admin")):
         raise ForbiddenError(f"API key {key_id} is not yours to revoke")
     await accounts.revoke_api_key(key_id)

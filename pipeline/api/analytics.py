@@ -278,7 +278,8 @@ class SqlQuery(BaseModel):
 
 
 async def _sql(request: Request, realm: str, query: str) -> dict[str, Any]:
-    result = await run_realm_sql(request.app.state.platform.store, realm, query)
+    platform = request.app.state.platform
+    result = await run_realm_sql(platform.store, realm, query, limits=platform.sql)
     return {"data": {"columns": result.columns, "rows": result.rows, "truncated": result.truncated}}
 
 
@@ -287,8 +288,11 @@ async def realm_sql(request: Request, realm: str, body: SqlQuery, _caller: Calle
     """Run one SELECT over the realm's rows of ``{db}.individual_datastreams`` and ``{db}.properties``.
 
     Read-only (``readonly=1``); every read of those tables is filtered to this realm; other
-    tables, ``SETTINGS``, ``FORMAT`` and functions reading files are refused. At most 10 000 rows
-    (``truncated`` says when more matched). Bad SQL is a 400 with ClickHouse's message. Answer:
+    tables, ``SETTINGS``, ``FORMAT``, functions reading files and table functions generating
+    data (``numbers``...) are refused. It runs apart from ingest, within the ``sql`` settings'
+    limits (time, memory, rows and bytes read); at most 10 000 rows by default (``truncated``
+    says when more matched). Bad SQL, or a query past a limit, is a 400 with ClickHouse's
+    message; 429 when every SQL lane stays busy. Answer:
     ``{"data": {"columns": [{"name", "type"}], "rows": [[...]], "truncated": false}}``.
     On a ClickHouse server, also give the API a per-realm read-only user with row policies.
     """

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import RedirectResponse
 
 from pipeline.api import (
@@ -28,7 +28,7 @@ from pipeline.api import (
     triggers,
 )
 from pipeline.api.aliases import AliasPaths
-from pipeline.settings import AuthSettings
+from pipeline.settings import AuthSettings, SqlSettings
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaProducer
@@ -54,6 +54,7 @@ class Platform:
     pki: Pki | None = None
     ready: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
+    sql: SqlSettings = field(default_factory=SqlSettings)
 
 
 def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
@@ -65,20 +66,25 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(health.router)
     if not full:
         return app
-    app.include_router(housekeeping.router, prefix="/housekeeping/v1")
-    app.include_router(realmmanagement.router, prefix="/realmmanagement/v1/{realm}")
-    app.include_router(realmconfig.router, prefix="/realmmanagement/v1/{realm}")
-    app.include_router(triggers.router, prefix="/realmmanagement/v1/{realm}")
-    app.include_router(accounts.router, prefix="/auth/v1")
-    app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
-    app.include_router(analytics.router, prefix="/appengine/v1/{realm}")  # before appengine: path suffixes
-    app.include_router(appengine.router, prefix="/appengine/v1/{realm}")
-    app.include_router(devices.router, prefix="/appengine/v1/{realm}")
-    app.include_router(events.router, prefix="/appengine/v1/{realm}")
-    app.include_router(downlink.router, prefix="/appengine/v1/{realm}")
-    app.include_router(groups.router, prefix="/appengine/v1/{realm}")
-    app.include_router(clientroles.router, prefix="/{domain_id}/clients")
-    app.include_router(clients.router, prefix="/{domain_id}/clients")
+
+    def mount(router: APIRouter, prefix: str) -> None:
+        # Every error answer a route can give is documented here, once, by its prefix.
+        app.include_router(router, prefix=prefix, responses=errors.documented(prefix))
+
+    mount(housekeeping.router, "/housekeeping/v1")
+    mount(realmmanagement.router, "/realmmanagement/v1/{realm}")
+    mount(realmconfig.router, "/realmmanagement/v1/{realm}")
+    mount(triggers.router, "/realmmanagement/v1/{realm}")
+    mount(accounts.router, "/auth/v1")
+    mount(pairing.router, "/pairing/v1/{realm}")
+    mount(analytics.router, "/appengine/v1/{realm}")  # before appengine: path suffixes
+    mount(appengine.router, "/appengine/v1/{realm}")
+    mount(devices.router, "/appengine/v1/{realm}")
+    mount(events.router, "/appengine/v1/{realm}")
+    mount(downlink.router, "/appengine/v1/{realm}")
+    mount(groups.router, "/appengine/v1/{realm}")
+    mount(clientroles.router, "/{domain_id}/clients")
+    mount(clients.router, "/{domain_id}/clients")
 
     @app.get("/swagger", include_in_schema=False)
     async def swagger() -> RedirectResponse:

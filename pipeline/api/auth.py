@@ -51,12 +51,27 @@ def route_access(request: Request) -> tuple[Access | None, str | None]:
     return access, realm
 
 
+# The scope key under which ``aliases`` marks a request whose alias names no device (its 404 message).
+UNKNOWN_ALIAS = "headwater.unknown_alias"
+
+
 async def caller(
     request: Request,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    """The caller behind the API key, allowed by the permission matrix for this route."""
+    """The caller behind the API key, allowed by the permission matrix for this route.
+
+    Only an allowed caller learns that the alias it asked for names no device (404).
+    """
+    principal = await _allowed_caller(request, authorization, x_api_key)
+    unknown = request.scope.get(UNKNOWN_ALIAS)
+    if unknown is not None:
+        raise NotFoundError(unknown)
+    return principal
+
+
+async def _allowed_caller(request: Request, authorization: str | None, x_api_key: str | None) -> Principal:
     key = presented_key(authorization, x_api_key)
     if not key:
         raise UnauthorizedError("missing credentials: send Authorization: Bearer <api key> or X-API-KEY")
@@ -66,7 +81,7 @@ async def caller(
     if principal is None:
         raise UnauthorizedError("unknown, expired or revoked API key")
     access, realm = route_access(request)
-    if not grants(access, global_role=principal.global_role, realm_role=principal.role_in(realm)):
+    if not grants(access, global_role=principal.acting_global_role, realm_role=principal.role_in(realm)):
         where = f" in realm {realm!r}" if realm else ""
         raise ForbiddenError(f"API key {principal.id} may not {request.method} {request.url.path}{where}")
     return principal

@@ -6,17 +6,21 @@ The Magistrala clients API (``/{domain_id}/clients``) answers in Magistrala's sh
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipeline.api.auth import route_template
 from pipeline.errors import (
     BadRequestError,
+    BusyError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -33,6 +37,7 @@ _STATUS: tuple[tuple[type[HeadwaterError], int], ...] = (
     (BadRequestError, 400),
     (InterfaceError, 422),
     (ValidationError, 422),
+    (BusyError, 429),
 )
 
 
@@ -45,6 +50,40 @@ _MAGISTRALA_MESSAGES = {
     409: "entity already exists",
     422: "malformed entity specification",
 }
+
+
+class _Detail(BaseModel):
+    detail: Any
+
+
+class ErrorBody(BaseModel):
+    """Astarte's error JSON."""
+
+    errors: _Detail
+
+
+class MagistralaErrorBody(BaseModel):
+    """Magistrala's error JSON."""
+
+    error: str
+    message: str
+
+
+_DOCUMENTED = {
+    400: "Malformed request",
+    401: "Missing or unknown credentials",
+    403: "Credentials without the right",
+    404: "Not found",
+    409: "Conflict with what exists",
+    422: "A request that breaks a rule",
+    429: "Busy: try again later",
+}
+
+
+def documented(prefix: str) -> dict[int | str, dict[str, Any]]:
+    """The error answers ``install`` can give on routes under ``prefix``, for the OpenAPI document."""
+    model = MagistralaErrorBody if prefix.startswith(_MAGISTRALA_PREFIX) else ErrorBody
+    return {status: {"model": model, "description": text} for status, text in _DOCUMENTED.items()}
 
 
 def error_body(detail: Any) -> dict[str, Any]:
@@ -93,4 +132,28 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _answer(request, exc.detail, exc.status_code, exc.headers)
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route matching the path only.
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(app, request.url.path))}
+        return _answer(request, exc.detail, exc.status_code, headers)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the OpenAPI document declares at ``path`` (``{path}`` spans segments)."""
+    methods: set[str] = set()
+    for template, operations in app.openapi()["paths"].items():
+        if path_pattern(template).fullmatch(path):
+            methods.update(method.upper() for method in operations)
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=512)
+def path_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{\w+\})", template)
+    return re.compile(
+        "".join(
+            (".+" if part == "{path}" else "[^/]+") if part.startswith("{") else re.escape(part)
+            for part in parts
+        )
+    )

@@ -21,7 +21,13 @@ BUILD_TIME = "unknown"
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health")
+@router.get(
+    "/health",
+    responses={
+        200: {"content": {"application/health+json": {}}, "description": "Healthy"},
+        503: {"content": {"application/health+json": {}}, "description": "Not ready yet"},
+    },
+)
 async def health(request: Request) -> Response:
     platform = request.app.state.platform
     body: dict[str, Any] = {
@@ -37,7 +43,7 @@ async def health(request: Request) -> Response:
     )
 
 
-@router.get("/metrics")
+@router.get("/metrics", responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text"}})
 async def prometheus(request: Request) -> Response:
     body, content_type = metrics.exposition(request.app.state.platform.metrics_dir)
     return Response(body, media_type=content_type)

@@ -85,17 +85,16 @@ async def unregister_device(request: Request, realm: str, device_id: str, _calle
 
 
 async def _device(request: Request, realm: str, hw_id: str, authorization: str | None) -> None:
-    """Check the device's own credentials secret; 401 without it, 403 when inhibited."""
+    """Check the device's own credentials secret; 401 without it, 403 when inhibited.
+
+    Only a caller with the right secret learns that the device is inhibited (or exists).
+    """
     scheme, _, secret = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not secret:
         raise UnauthorizedError("send the device's credentials secret as Authorization: Bearer <secret>")
     registry = request.app.state.platform.registry
     if not await registry.authenticate_device(realm, hw_id, secret.strip()):
-        try:
-            device = await registry.get_device(realm, hw_id)
-        except NotFoundError:
-            raise UnauthorizedError(f"unknown device {hw_id} or wrong credentials secret") from None
-        if device.credentials_inhibited:
+        if await registry.authenticate_device(realm, hw_id, secret.strip(), inhibited_too=True):
             raise ForbiddenError(f"credentials of device {hw_id} are inhibited")
         raise UnauthorizedError(f"unknown device {hw_id} or wrong credentials secret")
 

@@ -6,9 +6,9 @@ within a second, without restart.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from pipeline.api.auth import Caller
 from pipeline.api.models import Envelope
@@ -17,6 +17,9 @@ from pipeline.errors import ValidationError
 from pipeline.registry.lifecycle import DeviceLifecycle
 from pipeline.store.erasure import erase
 from schemas.interface import Interface, parse_interface
+
+# A major the registry can hold (a 32-bit integer column): larger ones are refused (422), never a 500.
+Major = Annotated[int, Path(ge=0, le=2**31 - 1)]
 
 router = APIRouter(tags=["realm management"])
 
@@ -53,7 +56,7 @@ async def interface_majors(request: Request, realm: str, name: str, _caller: Cal
 
 @router.get("/interfaces/{name}/{major}")
 async def get_interface(
-    request: Request, realm: str, name: str, major: int, _caller: Caller
+    request: Request, realm: str, name: str, major: Major, _caller: Caller
 ) -> dict[str, Any]:
     """The installed definition (its latest minor) of one major."""
     interface = await request.app.state.platform.registry.get_interface(realm, name, major)
@@ -62,7 +65,7 @@ async def get_interface(
 
 @router.put("/interfaces/{name}/{major}", status_code=204)
 async def update_interface(
-    request: Request, realm: str, name: str, major: int, body: Envelope[dict[str, Any]], _caller: Caller
+    request: Request, realm: str, name: str, major: Major, body: Envelope[dict[str, Any]], _caller: Caller
 ) -> Response:
     """A minor upgrade: same name, major, type, ownership, aggregation and endpoints; a higher minor."""
     platform = request.app.state.platform
@@ -73,7 +76,9 @@ async def update_interface(
 
 
 @router.delete("/interfaces/{name}/{major}", status_code=204)
-async def delete_interface(request: Request, realm: str, name: str, major: int, _caller: Caller) -> Response:
+async def delete_interface(
+    request: Request, realm: str, name: str, major: Major, _caller: Caller
+) -> Response:
     """Delete a draft interface (major 0)."""
     platform = request.app.state.platform
     await platform.registry.delete_interface(realm, name, major)

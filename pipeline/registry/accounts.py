@@ -72,11 +72,21 @@ class Principal:
     def username(self) -> str | None:
         return self.key.username
 
+    @property
+    def acting_global_role(self) -> str | None:
+        """The global role this key acts with: none when the key is limited to a realm."""
+        return self.global_role if self.key.realm is None else None
+
     def role_in(self, realm: str | None) -> str | None:
-        """The caller's role in ``realm`` through this key (owner for global admins)."""
+        """The caller's role in ``realm`` through this key (owner for global admins).
+
+        A key issued for one realm has no role anywhere else, whoever it speaks for.
+        """
+        if self.key.realm is not None and realm != self.key.realm:
+            return None
         if self.global_role == "admin":
             return "owner"
-        if realm is None or (self.key.realm is not None and realm != self.key.realm):
+        if realm is None:
             return None
         return self.roles.get(realm)
 

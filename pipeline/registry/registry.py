@@ -367,14 +367,21 @@ class Registry:
                 .values(first_credentials_request=_now_us())
             )
 
-    async def authenticate_device(self, realm: str, device_id: str, secret: str) -> bool:
-        """Whether ``secret`` is the device's credentials secret and the device may connect."""
+    async def authenticate_device(
+        self, realm: str, device_id: str, secret: str, *, inhibited_too: bool = False
+    ) -> bool:
+        """Whether ``secret`` is the device's credentials secret and the device may connect.
+
+        With ``inhibited_too``, only whether the secret is right, inhibited or not.
+        """
         query = select(devices.c.secret_hash, devices.c.credentials_inhibited).where(
             devices.c.realm == realm, devices.c.device_id == device_id
         )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
-        return row is not None and not row.credentials_inhibited and secrets.matches(secret, row.secret_hash)
+        if row is None or (row.credentials_inhibited and not inhibited_too):
+            return False
+        return secrets.matches(secret, row.secret_hash)
 
     # API keys (kept here for their callers; users, memberships and keys live in ``accounts``)
 

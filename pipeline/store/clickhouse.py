@@ -1,7 +1,9 @@
 """The ClickHouse adapter: one code path for embedded chDB and a ClickHouse server.
 
 chDB allows one process per data path and its client is not thread-safe, so
-every call runs on this store's own single thread, off the event loop.
+every call runs on this store's own single thread, off the event loop. Analysts'
+SQL runs in ``sql_lane`` instead, on threads and clients of its own, so that the
+ingest path and the API's reads never wait behind it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from pipeline.errors import StoreError
 from pipeline.store.migrations import EVENT_COLUMNS, INDIVIDUAL_COLUMNS, MIGRATIONS, PROPERTY_COLUMNS
+from pipeline.store.sqllane import SqlLane
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,7 +32,13 @@ class ClickHouseStore:
     """Owns the ClickHouse client; ``async with ClickHouseStore(url)`` connects and migrates."""
 
     def __init__(
-        self, url: str, *, database: str = "headwater", username: str = "default", password: str = ""
+        self,
+        url: str,
+        *,
+        database: str = "headwater",
+        username: str = "default",
+        password: str = "",
+        sql_lanes: int = 2,
     ) -> None:
         self.url = url
         self.database = database
@@ -37,6 +46,7 @@ class ClickHouseStore:
         self._password = password
         self._client: Any = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self.sql_lane = SqlLane(self._new_client, size=sql_lanes, where=self._where())
 
     @property
     def embedded(self) -> bool:
@@ -46,6 +56,7 @@ class ClickHouseStore:
         await self._run(self._connect_and_migrate)
 
     async def stop(self) -> None:
+        await asyncio.to_thread(self.sql_lane.stop)
         if self._client is not None:
             await self._run(self._client.close)
             self._client = None
@@ -70,14 +81,15 @@ class ClickHouseStore:
     def _where(self) -> str:
         return self.url.split("@")[-1]
 
+    def _new_client(self) -> Any:
+        if self.embedded:
+            return clickhouse_connect.get_client(dsn=self.url)
+        return clickhouse_connect.get_client(dsn=self.url, username=self._username, password=self._password)
+
     def _connect_and_migrate(self) -> None:
         if self.embedded:
             Path(self.url.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
-            client = clickhouse_connect.get_client(dsn=self.url)
-        else:
-            client = clickhouse_connect.get_client(
-                dsn=self.url, username=self._username, password=self._password
-            )
+        client = self._new_client()
         client.command(f"CREATE DATABASE IF NOT EXISTS {self.database}")
         client.command(
             f"CREATE TABLE IF NOT EXISTS {self.database}.schema_migrations "

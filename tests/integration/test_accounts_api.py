@@ -205,3 +205,48 @@ async def test_astarte_jwts_signed_with_the_realm_key_are_judged_by_their_claims
     assert listed.status_code == 200, listed.text
     assert no_claim.status_code == 403
     assert wrong_key.status_code == 401 and not_realm.status_code == 401
+
+
+_OTHER_REALM_READS = (
+    "/housekeeping/v1/realms/beta",
+    "/appengine/v1/beta/devices",
+    "/appengine/v1/beta/devices/AAAAAAAAAAAAAAAAAAAAAA",
+    "/appengine/v1/beta/devices/AAAAAAAAAAAAAAAAAAAAAA/interfaces/org.acme.Sensor/v",
+    "/appengine/v1/beta/devices/AAAAAAAAAAAAAAAAAAAAAA/events",
+    "/appengine/v1/beta/sql?query=SELECT%201",
+    "/appengine/v1/beta/stats/devices",
+    "/realmmanagement/v1/beta/interfaces",
+    "/realmmanagement/v1/beta/triggers",
+    "/beta/clients",
+    "/auth/v1/realms/beta/members",
+    "/auth/v1/realms/nosuchrealm/members",
+    "/appengine/v1/nosuchrealm/devices",
+    "/auth/v1/users",
+)
+
+
+@pytest.mark.parametrize("issuer", ["bootstrap key", "global admin user"])
+async def test_a_key_for_one_realm_is_bounded_by_it_whoever_issued_it(api: Api, issuer: str) -> None:
+    await api.http.post("/housekeeping/v1/realms", json={"data": {"realm_name": "beta"}}, headers=api.admin)
+    if issuer == "bootstrap key":
+        issuing = api.admin
+    else:
+        await api.user("root", global_role="admin")
+        issuing = bearer(await api.login("root", realm=None))
+    made = await api.http.post("/auth/v1/apikeys", json={"data": {"realm": "acme"}}, headers=issuing)
+    assert made.status_code == 201 and made.json()["data"]["realm"] == "acme"
+    limited = bearer(made.json()["data"]["key"])
+
+    realms = await api.http.get("/housekeeping/v1/realms", headers=limited)
+    own = await api.http.get("/appengine/v1/acme/devices", headers=limited)
+    others = {url: (await api.http.get(url, headers=limited)).status_code for url in _OTHER_REALM_READS}
+    beta_key = await api.http.post("/auth/v1/apikeys", json={"data": {"realm": "beta"}}, headers=limited)
+    permanent = await api.http.post("/auth/v1/apikeys", json={"data": {"permanent": True}}, headers=limited)
+    new_realm = await api.http.post(
+        "/housekeeping/v1/realms", json={"data": {"realm_name": "gamma"}}, headers=limited
+    )
+
+    assert realms.json()["data"] == ["acme"]
+    assert own.status_code == 200, own.text
+    assert others == dict.fromkeys(_OTHER_REALM_READS, 403)
+    assert (beta_key.status_code, permanent.status_code, new_realm.status_code) == (403, 403, 403)

@@ -34,6 +34,7 @@ class Who:
     username: str | None
     global_role: str | None
     realm_role: str | None
+    key_realm: str | None = None  # the realm the key was issued for, if any
 
 
 CALLERS = (
@@ -41,7 +42,8 @@ CALLERS = (
     Who("global admin", "root", "admin", "owner"),
     Who("developer outside the realm", "outsider", "developer", None),
     *(Who(f"realm {role}", role, "developer", role) for role in ROLES),
-    Who("owner with a key for another realm", "elsewhere", "developer", None),
+    Who("owner with a key for another realm", "elsewhere", "developer", None, "other"),
+    Who("global admin with a key for another realm", "away", "admin", None, "other"),
 )
 
 
@@ -69,8 +71,7 @@ async def _keys(registry: Registry) -> dict[str, str]:
     for who in CALLERS[1:]:
         assert who.username is not None and who.global_role is not None
         await accounts.create_user(who.username, "long enough", who.global_role)
-        realm = "other" if who.username == "elsewhere" else None
-        keys[who.name] = (await accounts.create_api_key("t", username=who.username, realm=realm))[0]
+        keys[who.name] = (await accounts.create_api_key("t", username=who.username, realm=who.key_realm))[0]
     await accounts.set_member("other", "elsewhere", "owner")
     await accounts.create_user("target", "long enough", "developer")
     return keys
@@ -88,7 +89,8 @@ async def _fresh_realm(registry: Registry, number: int) -> str:
 
 
 async def _url(registry: Registry, template: str, realm: str, who: Who) -> str:
-    spare = (await Accounts(registry).create_api_key("spare", username=who.username, realm=None))[1].id
+    accounts = Accounts(registry)
+    spare = (await accounts.create_api_key("spare", username=who.username, realm=who.key_realm))[1].id
     values = {
         "realm": realm,
         "name": realm if template.startswith("/housekeeping/") else "org.example.Missing",
@@ -137,7 +139,9 @@ async def test_every_route_is_in_the_matrix_and_enforced(
             realm = await _fresh_realm(registry, next(counter))
             url = await _url(registry, template, realm, who)
             answer = await client.request(method, url, json=body, headers={"X-API-KEY": keys[who.name]})
-            allowed = grants(access, global_role=who.global_role, realm_role=who.realm_role)
+            # A key issued for a realm acts in no other, whatever its user's global role.
+            global_role = None if who.key_realm else who.global_role
+            allowed = grants(access, global_role=global_role, realm_role=who.realm_role)
             if allowed == (answer.status_code in (401, 403)) or answer.status_code >= 500:
                 problems.append(f"{method} {template} as {who.name}: {answer.status_code} {answer.text[:99]}")
     assert problems == [], "\n".join(problems)

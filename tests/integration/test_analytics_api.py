@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from typing import Any
@@ -11,8 +12,10 @@ import pyarrow.parquet as pq
 import pytest
 from pyarrow import ipc
 
+from pipeline.settings import SqlSettings
 from pipeline.store.export import Selection, chunks
 from pipeline.store.readings import Window
+from pipeline.store.realmsql import settings_clause
 from schemas.interface import parse_interface
 from tests.helpers import random_device_id
 from tests.integration import test_store_appengine as base
@@ -31,8 +34,12 @@ async def tens(api: Api, path: str = "/v/double", value_type: str = "double") ->
     )
 
 
+def _platform(api: Api) -> Any:
+    return api.client._transport.app.state.platform  # type: ignore[attr-defined]
+
+
 def _registry(api: Api) -> Any:
-    return api.client._transport.app.state.platform.registry  # type: ignore[attr-defined]
+    return _platform(api).registry
 
 
 async def aggregates(api: Api, path: str, **params: Any) -> Any:
@@ -334,6 +341,11 @@ async def test_sql_reads_only_the_realms_rows(api: Api) -> None:
         ("SELECT 1 SETTINGS readonly = 0", "SETTINGS"),
         ("SELECT * FROM (SELECT 1 SETTINGS additional_table_filters = {})", "SETTINGS"),
         ("SELECT 1 WHERE 1 IN system.one", "outside"),
+        ("SELECT count() FROM numbers_mt(1e11) WHERE sipHash64(number) = 1", "numbers_mt() generates data"),
+        ("SELECT length(groupArray(number)) FROM numbers(150000000)", "numbers() generates data"),
+        ("SELECT * FROM zeros(10)", "zeros() generates data"),
+        ("SELECT * FROM generateRandom('a UInt8') LIMIT 1", "generateRandom() generates data"),
+        ("SELECT * FROM generate_series(1, 10)", "generate_series() generates data"),
         ("   ", "empty"),
     ],
 )
@@ -344,11 +356,102 @@ async def test_sql_refusals_are_400_with_the_reason(api: Api, query: str, reason
 
 
 async def test_sql_truncates_at_max_rows(api: Api) -> None:
-    answer = await sql(api, "SELECT number FROM numbers(20000)")
+    answer = await sql(api, "SELECT arrayJoin(range(20000)) AS number")
     assert answer.status_code == 200, answer.text
     data = answer.json()["data"]
     assert len(data["rows"]) == 10_000
     assert data["truncated"] is True
+
+
+_CROSS = (
+    "SELECT count() FROM (SELECT arrayJoin(range(10000)) AS a) AS l, "
+    "(SELECT arrayJoin(range(10000)) AS b) AS r WHERE sipHash64(a, b) = 1"
+)
+
+
+@pytest.mark.parametrize(
+    ("limits", "query", "reason"),
+    [
+        (
+            {"max_rows_to_read": 5},
+            "SELECT sum(double_value) FROM {db}.individual_datastreams",
+            "TOO_MANY_ROWS",
+        ),
+        (
+            {"max_bytes_to_read": 16},
+            "SELECT sum(double_value) FROM {db}.individual_datastreams",
+            "TOO_MANY_BYTES",
+        ),
+        (
+            {"max_memory_bytes": 20_000_000},
+            "SELECT length(groupArray(x)) FROM (SELECT arrayJoin(range(10000000)) AS x)",
+            "MEMORY_LIMIT_EXCEEDED",
+        ),
+        ({"max_execution_s": 1}, _CROSS, "maximum: 1000.000 ms. (TIMEOUT_EXCEEDED)"),
+    ],
+)
+async def test_sql_past_a_limit_is_400_with_clickhouses_reason(
+    api: Api, limits: dict[str, int], query: str, reason: str
+) -> None:
+    await tens(api)
+    _platform(api).sql = SqlSettings(**limits)
+
+    answer = await sql(api, query)
+
+    assert answer.status_code == 400, answer.text
+    assert reason in answer.json()["errors"]["detail"]
+
+
+async def test_chdb_takes_the_limits_of_a_realm_query(api: Api) -> None:
+    limits = SqlSettings(max_execution_s=7, max_memory_bytes=123_456_789, max_rows_to_read=1234)
+    names = ("readonly", "max_execution_time", "max_memory_usage", "max_rows_to_read", "max_threads")
+    settings = settings_clause("acme", api.store.database, limits)
+
+    got = await api.store.sql_lane.query(
+        "SELECT " + ", ".join(f"toString(getSetting('{name}'))" for name in names) + " " + settings
+    )
+
+    assert got == [("1", "7", "123456789", "1234", "1")]
+
+
+async def test_sql_within_the_limits_answers(api: Api) -> None:
+    await tens(api)
+    _platform(api).sql = SqlSettings(max_rows_to_read=10, max_memory_bytes=20_000_000, max_execution_s=5)
+
+    answer = await sql(api, "SELECT sum(double_value) AS s FROM {db}.individual_datastreams")
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["rows"] == [[45.0]]
+
+
+async def test_ingest_and_reads_do_not_wait_behind_sql(api: Api) -> None:
+    await tens(api)
+    running = asyncio.create_task(sql(api, "SELECT sleep(3) AS slept"))
+    await asyncio.sleep(0.5)  # the query is under way in its lane
+
+    await api.store_readings("org.acme.Types", [("/v/double", "double", 99.0, T0 + 60 * SECOND)])
+    read = await api.get("org.acme.Types", "/v/double", limit=1)
+    read_while_sql_ran = not running.done()
+    answer = await running
+
+    assert read.status_code == 200 and read.json()["data"][0]["value"] == 99.0
+    assert read_while_sql_ran, "the insert and the read waited for the analyst's query"
+    assert answer.status_code == 200, answer.text
+
+
+async def test_sql_beyond_its_lanes_waits_then_is_429(api: Api) -> None:
+    _platform(api).sql = SqlSettings(lane_wait_s=0.5)
+    lane = api.store.sql_lane
+    hogs = [asyncio.create_task(lane.query("SELECT sleep(2)")) for _ in range(lane.size)]
+    await asyncio.sleep(0.2)
+
+    refused = await sql(api, "SELECT 1")
+    await asyncio.gather(*hogs)
+    after = await sql(api, "SELECT 1 AS one")
+
+    assert refused.status_code == 429, refused.text
+    assert "SQL lanes" in refused.json()["errors"]["detail"]
+    assert after.status_code == 200, after.text
 
 
 async def test_a_real_path_ending_in_aggregates_is_data(api: Api) -> None:

@@ -97,7 +97,7 @@ def _ast(*lines: str) -> list[str]:
     [
         _ast("  TableExpression (children 1)", "   TableIdentifier db.individual_datastreams"),
         _ast("  TableExpression (children 1)", "   TableIdentifier t"),  # a CTE
-        _ast("  TableExpression (children 1)", "   Function numbers (children 1)"),
+        _ast("  TableExpression (children 1)", "   Function values (children 1)"),
         _ast("   Identifier x.path"),
     ],
 )
@@ -111,6 +111,12 @@ def test_check_ast_accepts(lines: list[str]) -> None:
         (_ast("  TableExpression (children 1)", "   TableIdentifier system.tables"), "not readable"),
         (_ast("  TableExpression (children 1)", "   TableIdentifier secret"), "not readable"),
         (_ast("  TableExpression (children 1)", "   Function s3 (children 1)"), "table function"),
+        (_ast("  TableExpression (children 1)", "   Function numbers_mt (children 1)"), "generates data"),
+        (_ast("  TableExpression (children 1)", "   Function generateRandom (children 1)"), "generates data"),
+        (
+            _ast("  TableExpression (children 1)", "   Function generate_series (children 1)"),
+            "generates data",
+        ),
         (_ast("   Function dictGetString (children 1)"), "dictGetString"),
         (_ast("   Set"), "SETTINGS"),
         (_ast("   Identifier system.one"), "outside"),
