@@ -17,6 +17,45 @@ _LONG_ARRAY = frozenset({"integerarray", "longintegerarray", "datetimearray"})
 _BOOL_ARRAY = frozenset({"booleanarray"})
 _STRING_ARRAY = frozenset({"stringarray", "binaryblobarray"})
 
+# DateTime64 holds 1900-01-01 to 2299-12-31; ClickHouse takes other ticks silently and reads them
+# back wrong. Datetime values live in Int64 columns, bounded by what readers can show (years 1-9999).
+TIME_RANGE_US = (-2_208_988_800_000_000, 10_413_792_000_000_000)
+DATETIME_RANGE_US = (-62_135_596_800_000_000, 253_402_300_800_000_000)
+_FAMILIES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(_DOUBLE, (float, int)),
+    **dict.fromkeys(_LONG, (int,)),
+    **dict.fromkeys(_BOOL, (bool,)),
+    "string": (str,),
+    "binaryblob": (bytes,),
+    "object": (dict,),
+}
+
+
+def unstorable(reading: dict[str, Any]) -> str | None:
+    """Why a decoded reading can never be stored as it is (None when it can): times, type, major."""
+    for name in ("timestamp", "reception_timestamp"):
+        if not TIME_RANGE_US[0] <= reading[name] < TIME_RANGE_US[1]:
+            return f"{name} {reading[name]} µs is outside 1900-01-01..2299-12-31"
+    if not 0 <= reading["major"] < 2**32:
+        return f"major {reading['major']} is not a version number"
+    value, value_type = reading["value"], reading["value_type"]
+    if value is None:
+        return None
+    is_array = value_type.endswith("array")
+    if is_array is not isinstance(value, list):
+        return f"a {type(value).__name__} is not a {value_type} value"
+    items = value if is_array else [value]
+    family = _FAMILIES.get(value_type.removesuffix("array"))
+    if family is None:
+        return f"unknown value type {value_type!r}"
+    for item in items:
+        if not isinstance(item, family) or (isinstance(item, bool) and bool not in family):
+            return f"a {type(item).__name__} is not a {value_type} value"
+        in_range = isinstance(item, int) and DATETIME_RANGE_US[0] <= item < DATETIME_RANGE_US[1]
+        if value_type.startswith("datetime") and not in_range:
+            return f"datetime value {item} µs is outside years 1-9999"
+    return None
+
 
 def _rows(
     batches: list[dict[str, Any]], shapes: ShapeLookup | None = None
@@ -34,21 +73,24 @@ def _rows(
     cache: dict[tuple[str, str, int], Shape | None] = {}
     for batch in batches:
         base = batch["id_base"]
+        # A batch whose readings were sorted out keeps each reading's own id in ``ids``.
+        kept: list[int] | None = batch.get("ids")
         for index, reading in enumerate(batch["readings"]):
+            reading_id = kept[index] if kept is not None else base + index
             shape = None
             if shapes is not None:
                 key = (reading["realm"], reading["interface"], reading["major"])
                 shape = cache[key] if key in cache else cache.setdefault(key, shapes(*key))
             if shape is not None and shape.properties:
                 props.append(reading)
-                prop_ids.append(base + index)
+                prop_ids.append(reading_id)
                 continue
             value = reading["value"]
             if value is None:
                 continue
             if reading["value_type"] != "object":
                 rows.append(reading)
-                ids.append(base + index)
+                ids.append(reading_id)
                 continue
             members = shape.member_types if shape is not None else {}
             for key_, member in value.items():
@@ -62,7 +104,7 @@ def _rows(
                         "value": member,
                     }
                 )
-                ids.append(base + index)
+                ids.append(reading_id)
     return rows, ids, props, prop_ids
 
 
