@@ -15,6 +15,7 @@ from pipeline.api import (
     appengine,
     clientroles,
     clients,
+    dead_letters,
     devices,
     downlink,
     errors,
@@ -69,6 +70,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     app.include_router(realmmanagement.router, prefix="/realmmanagement/v1/{realm}")
     app.include_router(realmconfig.router, prefix="/realmmanagement/v1/{realm}")
     app.include_router(triggers.router, prefix="/realmmanagement/v1/{realm}")
+    app.include_router(dead_letters.router, prefix="/realmmanagement/v1/{realm}")
     app.include_router(accounts.router, prefix="/auth/v1")
     app.include_router(pairing.router, prefix="/pairing/v1/{realm}")
     app.include_router(analytics.router, prefix="/appengine/v1/{realm}")  # before appengine: path suffixes
