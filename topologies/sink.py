@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from aiokafka.errors import KafkaError
 
 from pipeline import metrics
+from pipeline.errors import StoreError
 from schemas.errors import HeadwaterError
 from schemas.records import RecordError
 
@@ -178,18 +179,20 @@ class Backoff:
         return delay
 
 
-async def retry(what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+async def retry(what: str, attempt: Callable[[], Awaitable[T]], *, every_error: bool = False) -> T:
     """Run ``attempt`` until it succeeds while its errors are retriable; raise the first that is not.
 
     Consumption waits meanwhile (the sink's backpressure): a store that is away pauses reading.
+    ``every_error`` retries whatever fails, for work with no record to set aside.
     """
     backoff = Backoff()
     while True:
         try:
             return await attempt()
         except Exception as exc:
-            if not retriable(exc):
+            if not (every_error or retriable(exc)):
                 raise
-            metrics.store_failures.inc()
-            log.warning("%s failed, retrying: %s", what, exc)
+            if isinstance(exc, StoreError):
+                metrics.store_failures.inc()
+            log.warning("%s failed, retrying: %r", what, exc)
         await backoff.wait()
