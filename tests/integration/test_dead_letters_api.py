@@ -8,7 +8,7 @@ from typing import Any
 import bson
 
 from pipeline import kafka
-from pipeline.registry import Registry
+from pipeline.registry import Accounts, Registry
 from pipeline.settings import KafkaSettings
 from pipeline.store.clickhouse import ClickHouseStore
 from pipeline.store.dead_letters import letter_columns
@@ -136,3 +136,23 @@ async def _readings(consumer: Any) -> list[dict[str, Any]]:
         for m in records
         for r in ingest_batches().decode(m.value)["readings"]
     ]
+
+
+async def test_a_realm_viewer_may_list_but_not_replay(
+    registry: Registry, store: ClickHouseStore, kafka_settings: KafkaSettings
+) -> None:
+    accounts = Accounts(registry)
+    await accounts.create_user("ada", "long enough", "developer")
+    async with serving(registry, store, kafka_settings, "acme", admin_headers=False) as (http, _):
+        await accounts.set_member("acme", "ada", "viewer")
+        key, _ = await accounts.create_api_key("t", username="ada")
+        viewer = {"Authorization": f"Bearer {key}"}
+        await _letters(store, random_device_id(), random_device_id())
+
+        listed = await http.get(URL, headers=viewer)
+        replayed = await http.post(f"{URL}/replay", json={"data": {}}, headers=viewer)
+        anonymous = await http.get(URL)
+
+    assert listed.status_code == 200 and len(listed.json()["data"]) == 3
+    assert replayed.status_code == 403
+    assert anonymous.status_code == 401
