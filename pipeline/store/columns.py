@@ -21,38 +21,57 @@ _STRING_ARRAY = frozenset({"stringarray", "binaryblobarray"})
 # back wrong. Datetime values live in Int64 columns, bounded by what readers can show (years 1-9999).
 TIME_RANGE_US = (-2_208_988_800_000_000, 10_413_792_000_000_000)
 DATETIME_RANGE_US = (-62_135_596_800_000_000, 253_402_300_800_000_000)
-_FAMILIES: dict[str, tuple[type, ...]] = {
-    **dict.fromkeys(_DOUBLE, (float, int)),
-    **dict.fromkeys(_LONG, (int,)),
-    **dict.fromkeys(_BOOL, (bool,)),
-    "string": (str,),
-    "binaryblob": (bytes,),
-    "object": (dict,),
+# Exact value classes per scalar type (type(), not isinstance(): a bool is no integer here).
+_EXACT: dict[str, frozenset[type]] = {
+    **dict.fromkeys(_DOUBLE, frozenset({float, int})),
+    **dict.fromkeys(_LONG, frozenset({int})),
+    **dict.fromkeys(_BOOL, frozenset({bool})),
+    "string": frozenset({str}),
+    "binaryblob": frozenset({bytes}),
+    "object": frozenset({dict}),
 }
+# Types whose values need only their class checked (the common case, kept to a dict lookup).
+_PLAIN = {name: exact for name, exact in _EXACT.items() if name != "datetime"}
+_PLAIN_ARRAYS = {f"{name}array": exact for name, exact in _PLAIN.items() if name != "object"}
+_LOW, _HIGH = TIME_RANGE_US
 
 
 def unstorable(reading: dict[str, Any]) -> str | None:
-    """Why a decoded reading can never be stored as it is (None when it can): times, type, major."""
+    """Why a decoded reading can never be stored as it is (None when it can): times, type, major.
+
+    Run on every reading the worker decodes, so the usual scalar passes in a few lookups.
+    """
+    if (
+        _LOW <= reading["timestamp"] < _HIGH
+        and _LOW <= reading["reception_timestamp"] < _HIGH
+        and 0 <= reading["major"] < 4_294_967_296
+    ):
+        value = reading["value"]
+        if value is None or type(value) in _PLAIN.get(reading["value_type"], ()):
+            return None
+        items = _PLAIN_ARRAYS.get(reading["value_type"])
+        if items is not None and type(value) is list and all(type(x) in items for x in value):
+            return None
+    return _why(reading)
+
+
+def _why(reading: dict[str, Any]) -> str | None:
     for name in ("timestamp", "reception_timestamp"):
-        if not TIME_RANGE_US[0] <= reading[name] < TIME_RANGE_US[1]:
+        if not _LOW <= reading[name] < _HIGH:
             return f"{name} {reading[name]} µs is outside 1900-01-01..2299-12-31"
     if not 0 <= reading["major"] < 2**32:
         return f"major {reading['major']} is not a version number"
     value, value_type = reading["value"], reading["value_type"]
-    if value is None:
-        return None
     is_array = value_type.endswith("array")
-    if is_array is not isinstance(value, list):
+    if is_array is not (type(value) is list):
         return f"a {type(value).__name__} is not a {value_type} value"
-    items = value if is_array else [value]
-    family = _FAMILIES.get(value_type.removesuffix("array"))
-    if family is None:
+    exact = _EXACT.get(value_type.removesuffix("array"))
+    if exact is None:
         return f"unknown value type {value_type!r}"
-    for item in items:
-        if not isinstance(item, family) or (isinstance(item, bool) and bool not in family):
+    for item in value if is_array else [value]:
+        if type(item) not in exact:
             return f"a {type(item).__name__} is not a {value_type} value"
-        in_range = isinstance(item, int) and DATETIME_RANGE_US[0] <= item < DATETIME_RANGE_US[1]
-        if value_type.startswith("datetime") and not in_range:
+        if value_type.startswith("datetime") and not DATETIME_RANGE_US[0] <= item < DATETIME_RANGE_US[1]:
             return f"datetime value {item} µs is outside years 1-9999"
     return None
 
