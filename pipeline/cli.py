@@ -14,6 +14,7 @@ import typer
 
 from pipeline.commands import auth as auth_commands
 from pipeline.commands import device as device_commands
+from pipeline.commands import dlq as dlq_commands
 from pipeline.commands import interface as interface_commands
 from pipeline.commands import jwts as jwt_commands
 from pipeline.commands import query as query_commands
@@ -35,6 +36,7 @@ app.add_typer(utils_commands.app, name="utils")
 app.add_typer(query_commands.app, name="query")
 app.add_typer(trigger_commands.app, name="trigger")
 app.add_typer(trigger_commands.policy_app, name="policy")
+app.add_typer(dlq_commands.app, name="dlq")
 app.command("send")(device_commands.send)
 
 ConfigOption = Annotated[

@@ -26,7 +26,19 @@ class ForbiddenError(HeadwaterError):
 
 
 class StoreError(HeadwaterError):
-    """ClickHouse refused or could not be reached."""
+    """ClickHouse could not be reached, or refused for a reason that may pass (a retry may succeed)."""
+
+    retriable = True
+
+
+class StoreRejectedError(StoreError):
+    """ClickHouse or its client refuses these values: the same rows will never be stored."""
+
+    retriable = False
+
+
+class RegistryUnavailableError(HeadwaterError):
+    """The registry's database did not answer; the same lookup may succeed later."""
 
     retriable = True
 

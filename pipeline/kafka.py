@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -184,3 +185,8 @@ class TopicFollower:
                 await self._handle(message.value or b"")
             except Exception:  # one bad record must not stop the records after it
                 log.exception("could not handle the record of %s at offset %d", self._topic, message.offset)
+
+
+def device_partition(realm: str, device_id: str, partitions: int) -> int:
+    """The partition of a device's records (crc32, not hash(): it must agree across processes)."""
+    return zlib.crc32(f"{realm}/{device_id}".encode()) % max(1, partitions)

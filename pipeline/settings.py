@@ -66,6 +66,8 @@ class ClickHouseSettings(BaseModel):
     password: SecretStr = SecretStr("")
     # How long device events (connections, errors, introspections) are kept; 0 keeps them for ever.
     device_events_ttl_days: int = Field(default=90, ge=0)
+    # How long dead letters (refused messages, unstorable readings) are kept; 0 keeps them for ever.
+    dead_letters_ttl_days: int = Field(default=30, ge=0)
 
 
 class SqlSettings(BaseModel):

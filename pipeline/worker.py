@@ -21,11 +21,13 @@ from pipeline.registry import Registry
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.registry.triggers import TriggerBook
 from pipeline.store.clickhouse import ClickHouseStore
+from pipeline.store.dead_letters import letter_columns
 from pipeline.store.properties import purge_properties
 from pipeline.store.shapes import InterfaceShapes
 from schemas.interface import Ownership
 from topologies.app import create_app as create_faust_app
 from topologies.catalog import TriggerCatalog
+from topologies.dead_letters import DeadLetterLog
 from topologies.device_state import DeviceStateTopology
 from topologies.event_log import DeviceEventLog
 from topologies.last_values import LastValues
@@ -72,6 +74,15 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_rows=settings.worker.flush_rows,
                 flush_interval=settings.worker.flush_interval_ms / 1000,
                 shapes=shapes,
+                producer=producer,
+                dead_letter_topic=topics.dlq,
+            )
+            letters_ttl = settings.clickhouse.dead_letters_ttl_days * 86_400
+            DeadLetterLog(
+                app,
+                lambda records: store.insert_dead_letters(letter_columns(records, letters_ttl)),
+                topics.dlq,
+                flush_interval=settings.worker.flush_interval_ms / 1000,
             )
             DeviceEventLog(
                 app,

@@ -120,7 +120,7 @@ class LastValues:
             found.clear()
             found.update(await self._read(partitions))
 
-        await retry(f"reading {self._topic} partitions {partitions}", attempt)
+        await retry(f"reading {self._topic} partitions {partitions}", attempt, every_error=True)
         count = sum(len(values) for values in found.values())
         log.info("trigger state: %d last values of partitions %s read back", count, partitions)
         return found

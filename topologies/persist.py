@@ -4,26 +4,37 @@ Each Kafka record already carries a batch of readings; the sink (``topologies.si
 gathers records until ``flush_rows`` readings or ``flush_interval`` and inserts them at
 once, acking the records only after the insert returned. A replay is harmless: rows
 carry stable ids and the table collapses repeats.
+
+A reading that can never be stored goes to the dead-letter topic with the reason, and the
+records are acked past it: readings whose times or values ClickHouse cannot hold are sorted
+out as they are decoded (``unstorable``), and one the insert refuses is found by halving the
+flush (``BufferedSink``), the others being stored.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from pipeline import metrics
-from pipeline.store.columns import insert_columns
-from schemas.records import ingest_batches
+from pipeline.store.columns import insert_columns, unstorable
+from schemas.dead_letters import STORE_REFUSED, UNSTORABLE, worker_letter
+from schemas.records import dead_letters, ingest_batches
 from topologies.sink import BufferedSink, retry
 from topologies.watermarks import Watermarks
 
 if TYPE_CHECKING:
     import faust
+    from aiokafka import AIOKafkaProducer
     from faust.types import EventT
 
     from pipeline.store.clickhouse import ClickHouseStore
     from pipeline.store.shapes import InterfaceShapes
+
+log = logging.getLogger(__name__)
+REFUSED = "refused"  # in a held batch: the readings sorted out at decoding, with why
 
 
 class PersistTopology(BufferedSink[dict[str, Any]]):
@@ -40,8 +51,13 @@ class PersistTopology(BufferedSink[dict[str, Any]]):
         flush_rows: int = 50_000,
         flush_interval: float = 0.1,
         shapes: InterfaceShapes | None = None,
+        producer: AIOKafkaProducer | None = None,
+        dead_letter_topic: str | None = None,
     ) -> None:
         self._app = app
+        # Without a producer, unstorable readings are only logged and counted.
+        self._producer = producer
+        self._dlq = dead_letter_topic
         self._acked: dict[Any, int] = {}
         self.stored = Watermarks()
         self._store = store
@@ -53,10 +69,58 @@ class PersistTopology(BufferedSink[dict[str, Any]]):
         )
 
     def decode(self, data: bytes) -> dict[str, Any]:
-        return self._codec.decode(data)
+        batch = self._codec.decode(data)
+        readings = batch["readings"]
+        reasons = [unstorable(r) for r in readings]
+        if not any(reasons):
+            return batch
+        base = batch["id_base"]
+        kept = [i for i, reason in enumerate(reasons) if reason is None]
+        return {
+            **batch,
+            "readings": [readings[i] for i in kept],
+            "ids": [base + i for i in kept],
+            REFUSED: [(readings[i], reason) for i, reason in enumerate(reasons) if reason is not None],
+        }
 
     def rows(self, item: dict[str, Any]) -> int:
         return len(item["readings"])
+
+    async def before_store(self, items: list[dict[str, Any]]) -> None:
+        for batch in items:
+            for reading, reason in batch.get(REFUSED, ()):
+                await self._dead_letter(reading, UNSTORABLE, reason)
+
+    def split(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+        if len(items) > 1:
+            return super().split(items)
+        [batch] = items
+        readings = batch["readings"]
+        if len(readings) < 2:
+            return None
+        ids = batch.get("ids") or [batch["id_base"] + i for i in range(len(readings))]
+        middle = len(readings) // 2
+        halves = [(readings[:middle], ids[:middle]), (readings[middle:], ids[middle:])]
+        first, second = ({**batch, "readings": r, "ids": i} for r, i in halves)
+        return [first], [second]
+
+    async def refuse(self, item: dict[str, Any], exc: Exception) -> None:
+        for reading in item["readings"]:  # one reading: split() halves down to that
+            await self._dead_letter(reading, STORE_REFUSED, str(exc))
+
+    async def _dead_letter(self, reading: dict[str, Any], reason: str, detail: str) -> None:
+        where = f"{reading['realm']}/{reading['device_id']} {reading['interface']}{reading['path']}"
+        log.error("dead-lettering an unstorable reading of %s: %s (%s)", where, reason, detail)
+        metrics.messages_rejected.labels(reason).inc()
+        if self._producer is None or self._dlq is None:
+            return
+        record = dead_letters().encode(worker_letter(reading, reason, detail))
+        key = f"{reading['realm']}/{reading['device_id']}".encode()
+        producer, topic = self._producer, self._dlq
+        try:
+            await retry(f"dead letter of {where}", lambda: producer.send_and_wait(topic, record, key=key))
+        except Exception:  # Kafka refuses the letter itself (too large): the log above keeps it
+            log.exception("could not dead-letter the reading of %s", where)
 
     async def store(self, items: list[dict[str, Any]]) -> None:
         shapes = self._shapes

@@ -2,10 +2,17 @@
 
 Records are decoded as they come and held until ``flush_rows`` rows or
 ``flush_interval`` seconds; then the subclass stores them in one go and the
-events are acked (so their offsets may be committed). A failing store is
-retried with backoff while consumption waits: nothing is dropped. An
-undecodable record is logged, counted and acked with the rest (it can never
-be stored).
+events are acked (so their offsets may be committed).
+
+A failure that may pass (``retriable``: ClickHouse unreachable, a timeout) is
+retried with one backoff while consumption waits: nothing is dropped, and the
+sink's partitions pause together as they share the one store. Any other
+failure means some held item can never be stored: the held items are split in
+halves until the failing ones are alone, the rest are stored, and each failing
+one is handed to ``refuse`` (the persist topology dead-letters it with the
+reason); the events are acked past it, so no record stops a partition. An
+undecodable record is logged, counted and acked with the rest (it can never be
+stored).
 """
 
 from __future__ import annotations
@@ -16,8 +23,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from aiokafka.errors import KafkaError
+
 from pipeline import metrics
 from pipeline.errors import StoreError
+from schemas.errors import HeadwaterError
 from schemas.records import RecordError
 
 if TYPE_CHECKING:
@@ -59,8 +69,23 @@ class BufferedSink(Generic[T]):
         return 1
 
     async def store(self, items: list[T]) -> None:
-        """Store the held items (use ``retry`` around each write)."""
+        """Store the held items (use ``retry`` around each write); a non-retriable error refuses them."""
         raise NotImplementedError
+
+    def split(self, items: list[T]) -> tuple[list[T], list[T]] | None:
+        """Two halves of items that failed to store together; None for one indivisible item."""
+        if len(items) < 2:
+            return None
+        middle = len(items) // 2
+        return items[:middle], items[middle:]
+
+    async def refuse(self, item: T, exc: Exception) -> None:
+        """An item that can never be stored (``exc`` says why); the default logs and counts it."""
+        log.error("dropping an unstorable %s: %s", self.what, exc)
+        metrics.messages_rejected.labels(f"unstorable_{self.what.replace(' ', '_')}").inc()
+
+    async def before_store(self, items: list[T]) -> None:
+        """Called once per flush before ``store`` (e.g. to dead-letter what decoding sorted out)."""
 
     def acked(self, event: EventT[Any]) -> None:
         """Called for each event acked after its items were stored."""
@@ -104,26 +129,70 @@ class BufferedSink(Generic[T]):
         if not self._events:
             return
         if self._held:
-            await self.store(self._held)
+            await self.before_store(self._held)
+            await self._store_or_refuse(self._held)
         assert self._stream is not None
         for event in self._events:
             await self._stream.ack(event)
             self.acked(event)
         self._events, self._held, self._rows = [], [], 0
 
+    async def _store_or_refuse(self, items: list[T]) -> None:
+        """Store ``items``; on a permanent failure store the halves apart, down to the failing items.
 
-async def retry(what: str, attempt: Callable[[], Awaitable[None]]) -> None:
-    """Run ``attempt`` until it succeeds, backing off; consumption waits meanwhile."""
-    backoff = 0.1
+        Halving costs about two inserts per level for each failing item (log2 of the flush), so
+        one bad reading among 50,000 costs some 32 small inserts, paid only when it happens.
+        """
+        try:
+            await self.store(items)
+        except Exception as exc:
+            if retriable(exc):  # store() retries these itself; one that escapes is a bug to see
+                raise
+            halves = self.split(items)
+            if halves is None:
+                await self.refuse(items[0], exc)
+                return
+            log.warning("storing %d %ss failed for good, isolating the cause: %s", len(items), self.what, exc)
+            for half in halves:
+                await self._store_or_refuse(half)
+
+
+def retriable(exc: BaseException) -> bool:
+    """Whether the same call may succeed later (a store or broker away, a timeout)."""
+    if isinstance(exc, HeadwaterError | KafkaError):
+        return bool(exc.retriable)
+    return isinstance(exc, OSError | TimeoutError)
+
+
+class Backoff:
+    """The one backoff of the sinks: 0.1 s doubling up to ``MAX_BACKOFF``."""
+
+    def __init__(self, first: float = 0.1, most: float = MAX_BACKOFF) -> None:
+        self._next = first
+        self._most = most
+
+    async def wait(self) -> float:
+        """Sleep the current delay and lengthen the next one; returns the delay slept."""
+        delay = self._next
+        self._next = min(delay * 2, self._most)
+        await asyncio.sleep(delay)
+        return delay
+
+
+async def retry(what: str, attempt: Callable[[], Awaitable[T]], *, every_error: bool = False) -> T:
+    """Run ``attempt`` until it succeeds while its errors are retriable; raise the first that is not.
+
+    Consumption waits meanwhile (the sink's backpressure): a store that is away pauses reading.
+    ``every_error`` retries whatever fails, for work with no record to set aside.
+    """
+    backoff = Backoff()
     while True:
         try:
-            await attempt()
-        except StoreError as exc:
-            metrics.store_failures.inc()
-            log.warning("%s failed, retrying in %.1f s: %s", what, backoff, exc)
-        except Exception as exc:  # the registry's driver errors vary; all mean "try again"
-            log.warning("%s failed, retrying in %.1f s: %r", what, backoff, exc)
-        else:
-            return
-        await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, MAX_BACKOFF)
+            return await attempt()
+        except Exception as exc:
+            if not (every_error or retriable(exc)):
+                raise
+            if isinstance(exc, StoreError):
+                metrics.store_failures.inc()
+            log.warning("%s failed, retrying: %r", what, exc)
+        await backoff.wait()

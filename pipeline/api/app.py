@@ -15,6 +15,7 @@ from pipeline.api import (
     appengine,
     clientroles,
     clients,
+    dead_letters,
     devices,
     downlink,
     errors,
@@ -75,6 +76,7 @@ def create_app(platform: Platform, *, full: bool = True) -> FastAPI:
     mount(realmmanagement.router, "/realmmanagement/v1/{realm}")
     mount(realmconfig.router, "/realmmanagement/v1/{realm}")
     mount(triggers.router, "/realmmanagement/v1/{realm}")
+    mount(dead_letters.router, "/realmmanagement/v1/{realm}")
     mount(accounts.router, "/auth/v1")
     mount(pairing.router, "/pairing/v1/{realm}")
     mount(analytics.router, "/appengine/v1/{realm}")  # before appengine: path suffixes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,14 +19,39 @@ from types import TracebackType
 from typing import Any, Self, TypeVar
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError
+from clickhouse_connect.driver.exceptions import ClickHouseError, DatabaseError, DataError
 
-from pipeline.errors import StoreError
-from pipeline.store.migrations import EVENT_COLUMNS, INDIVIDUAL_COLUMNS, MIGRATIONS, PROPERTY_COLUMNS
+from pipeline.errors import StoreError, StoreRejectedError
+from pipeline.store.migrations import (
+    DEAD_LETTER_COLUMNS,
+    EVENT_COLUMNS,
+    INDIVIDUAL_COLUMNS,
+    MIGRATIONS,
+    PROPERTY_COLUMNS,
+)
 from pipeline.store.sqllane import SqlLane
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# ClickHouse error codes that say the data itself is wrong (a retry sends the same data again):
+# CANNOT_PARSE_TEXT, CANNOT_PARSE_INPUT_ASSERTION_FAILED, BAD_ARGUMENTS, CANNOT_PARSE_DATE,
+# CANNOT_PARSE_DATETIME, TYPE_MISMATCH, ARGUMENT_OUT_OF_BOUND, CANNOT_CONVERT_TYPE,
+# CANNOT_PARSE_NUMBER, INCORRECT_DATA, TOO_LARGE_STRING_SIZE, VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
+# DECIMAL_OVERFLOW. Any other server error may be the server's state (parts, memory, replicas,
+# a table being altered) and is retried.
+DATA_ERROR_CODES = frozenset({6, 27, 36, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407})
+# What clickhouse-connect raises when it cannot serialize a value into its column's type.
+SERIALIZE_ERRORS = (ValueError, TypeError, OverflowError, struct.error)
+
+
+def store_error(exc: Exception, where: str) -> StoreError:
+    """The store's error for a client failure: rejected (permanent) when the data is at fault."""
+    rejected = isinstance(exc, (*SERIALIZE_ERRORS, DataError)) or (
+        isinstance(exc, DatabaseError) and getattr(exc, "code", None) in DATA_ERROR_CODES
+    )
+    kind = StoreRejectedError if rejected else StoreError
+    return kind(f"ClickHouse at {where}: {exc}")
 
 
 class ClickHouseStore:
@@ -75,8 +101,8 @@ class ClickHouseStore:
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
-        except ClickHouseError as exc:
-            raise StoreError(f"ClickHouse at {self._where()}: {exc}") from exc
+        except (ClickHouseError, *SERIALIZE_ERRORS) as exc:
+            raise store_error(exc, self._where()) from exc
 
     def _where(self) -> str:
         return self.url.split("@")[-1]
@@ -137,6 +163,16 @@ class ClickHouseStore:
             f"{self.database}.device_events",
             columns,
             column_names=EVENT_COLUMNS,
+            column_oriented=True,
+        )
+
+    async def insert_dead_letters(self, columns: list[list[Any]]) -> None:
+        """Insert column lists in ``DEAD_LETTER_COLUMNS`` order."""
+        await self._run(
+            self._client.insert,
+            f"{self.database}.dead_letters",
+            columns,
+            column_names=DEAD_LETTER_COLUMNS,
             column_oriented=True,
         )
 

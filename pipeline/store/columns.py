@@ -7,6 +7,7 @@ from typing import Any
 
 from pipeline.store.migrations import INDIVIDUAL_COLUMNS, PROPERTY_COLUMNS
 from pipeline.store.shapes import Shape, ShapeLookup
+from schemas.values import DATETIME_RANGE_US, TIMESTAMP_RANGE_US
 
 _DOUBLE = frozenset({"double"})
 _LONG = frozenset({"integer", "longinteger", "datetime"})
@@ -16,6 +17,62 @@ _DOUBLE_ARRAY = frozenset({"doublearray"})
 _LONG_ARRAY = frozenset({"integerarray", "longintegerarray", "datetimearray"})
 _BOOL_ARRAY = frozenset({"booleanarray"})
 _STRING_ARRAY = frozenset({"stringarray", "binaryblobarray"})
+
+# Exact value classes per scalar type (type(), not isinstance(): a bool is no integer here).
+_EXACT: dict[str, frozenset[type]] = {
+    **dict.fromkeys(_DOUBLE, frozenset({float, int})),
+    **dict.fromkeys(_LONG, frozenset({int})),
+    **dict.fromkeys(_BOOL, frozenset({bool})),
+    "string": frozenset({str}),
+    "binaryblob": frozenset({bytes}),
+    "object": frozenset({dict}),
+}
+# Types whose values need only their class checked (the common case, kept to a dict lookup).
+_PLAIN = {name: exact for name, exact in _EXACT.items() if name != "datetime"}
+_PLAIN_ARRAYS = {f"{name}array": exact for name, exact in _PLAIN.items() if name != "object"}
+# DateTime64 holds 1900-01-01 to 2299-12-31; ClickHouse takes other ticks silently and reads them
+# back wrong. Datetime values live in Int64 columns, bounded by what readers can show (years 1-9999).
+_LOW, _HIGH = TIMESTAMP_RANGE_US
+
+
+def unstorable(reading: dict[str, Any]) -> str | None:
+    """Why a decoded reading can never be stored as it is (None when it can): times, type, major.
+
+    Run on every reading the worker decodes, so the usual scalar passes in a few lookups.
+    """
+    if (
+        _LOW <= reading["timestamp"] < _HIGH
+        and _LOW <= reading["reception_timestamp"] < _HIGH
+        and 0 <= reading["major"] < 4_294_967_296
+    ):
+        value = reading["value"]
+        if value is None or type(value) in _PLAIN.get(reading["value_type"], ()):
+            return None
+        items = _PLAIN_ARRAYS.get(reading["value_type"])
+        if items is not None and type(value) is list and all(type(x) in items for x in value):
+            return None
+    return _why(reading)
+
+
+def _why(reading: dict[str, Any]) -> str | None:
+    for name in ("timestamp", "reception_timestamp"):
+        if not _LOW <= reading[name] < _HIGH:
+            return f"{name} {reading[name]} µs is outside 1900-01-01..2299-12-31"
+    if not 0 <= reading["major"] < 2**32:
+        return f"major {reading['major']} is not a version number"
+    value, value_type = reading["value"], reading["value_type"]
+    is_array = value_type.endswith("array")
+    if is_array is not (type(value) is list):
+        return f"a {type(value).__name__} is not a {value_type} value"
+    exact = _EXACT.get(value_type.removesuffix("array"))
+    if exact is None:
+        return f"unknown value type {value_type!r}"
+    for item in value if is_array else [value]:
+        if type(item) not in exact:
+            return f"a {type(item).__name__} is not a {value_type} value"
+        if value_type.startswith("datetime") and not DATETIME_RANGE_US[0] <= item < DATETIME_RANGE_US[1]:
+            return f"datetime value {item} µs is outside years 1-9999"
+    return None
 
 
 def _rows(
@@ -34,9 +91,11 @@ def _rows(
     cache: dict[tuple[str, str, int], Shape | None] = {}
     for batch in batches:
         base = batch["id_base"]
+        # A batch whose readings were sorted out keeps each reading's own id in ``ids``.
+        kept: list[int] | None = batch.get("ids")
         for index, reading in enumerate(batch["readings"]):
             stable = reading.get("reading_id")
-            row_id = stable if stable is not None else base + index
+            row_id = stable if stable is not None else kept[index] if kept is not None else base + index
             shape = None
             if shapes is not None:
                 key = (reading["realm"], reading["interface"], reading["major"])

@@ -123,6 +123,37 @@ MIGRATIONS: Final[tuple[tuple[int, tuple[str, ...]], ...]] = (
             "ALTER TABLE {db}.individual_datastreams MODIFY COLUMN string_value String CODEC(ZSTD(3))",
         ),
     ),
+    (
+        6,
+        (
+            # Dead letters (hw.dlq): device messages refused by the broker and readings the worker
+            # could not store, each with its reason, kept ``ttl_seconds`` (0 for ever). ``letter_id``
+            # is a hash of the record, so one written twice collapses; a replay writes the row again
+            # with ``replayed_at`` set, the larger version winning (readers use FINAL).
+            """
+            CREATE TABLE IF NOT EXISTS {db}.dead_letters (
+                realm LowCardinality(String),
+                device_id String,
+                received_at DateTime64(6, 'UTC') CODEC(Delta, ZSTD(3)),
+                letter_id UInt64,
+                source LowCardinality(String),
+                topic String CODEC(ZSTD(3)),
+                interface LowCardinality(String),
+                path String CODEC(ZSTD(3)),
+                qos UInt8,
+                reason LowCardinality(String),
+                detail String CODEC(ZSTD(3)),
+                payload String CODEC(ZSTD(3)),
+                replayed_at DateTime64(6, 'UTC') DEFAULT 0,
+                ttl_seconds UInt32 DEFAULT 0 CODEC(T64, ZSTD(3))
+            )
+            ENGINE = ReplacingMergeTree(replayed_at)
+            PARTITION BY toYYYYMM(received_at)
+            ORDER BY (realm, device_id, received_at, letter_id)
+            TTL toDateTime(received_at) + toIntervalSecond(ttl_seconds) WHERE ttl_seconds > 0
+            """,
+        ),
+    ),
 )
 
 # Columns of ``individual_datastreams`` an insert provides, in order.
@@ -174,5 +205,23 @@ EVENT_COLUMNS: Final = (
     "ip_address",
     "error_name",
     "metadata",
+    "ttl_seconds",
+)
+
+# Columns of ``dead_letters`` an insert provides, in order.
+DEAD_LETTER_COLUMNS: Final = (
+    "realm",
+    "device_id",
+    "received_at",
+    "letter_id",
+    "source",
+    "topic",
+    "interface",
+    "path",
+    "qos",
+    "reason",
+    "detail",
+    "payload",
+    "replayed_at",
     "ttl_seconds",
 )

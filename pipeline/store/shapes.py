@@ -13,8 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pipeline.errors import NotFoundError
+from pipeline.errors import NotFoundError, RegistryUnavailableError
 from pipeline.store.retention import Retention
+from schemas.errors import HeadwaterError
 from schemas.interface import Interface, InterfaceType
 
 if TYPE_CHECKING:
@@ -63,7 +64,7 @@ class InterfaceShapes:
         self._shapes[(realm, interface.name, interface.major)] = Shape.of(interface)
 
     async def load(self, keys: Iterable[Key]) -> None:
-        """Load the shapes not cached yet; registry failures propagate so the caller retries."""
+        """Load the shapes not cached yet; registry failures raise a retriable error."""
         caps: dict[str, int | None] = {}
         for key in set(keys) - self._shapes.keys():
             realm, name, major = key
@@ -77,6 +78,11 @@ class InterfaceShapes:
                     "interface %s v%d of realm %r is not installed; stored as individual", name, major, realm
                 )
                 self._shapes[key] = None
+            except HeadwaterError:
+                raise
+            except Exception as exc:  # the driver's errors vary; they say the registry is away
+                where = f"{name} v{major} in realm {realm!r}"
+                raise RegistryUnavailableError(f"looking up {where}: {exc}") from exc
 
     def forget(self, realm: str) -> None:
         """Drop a realm's cached shapes; the next batch reloads them."""
