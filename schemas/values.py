@@ -8,7 +8,6 @@ Only the failure path allocates; the success path is a few type checks.
 from __future__ import annotations
 
 import base64
-import binascii
 import math
 import re
 from collections.abc import Callable
@@ -218,7 +217,7 @@ def _json_binaryblob(v: object) -> object:
         raise _refuse("binaryblob (base64 string)", v)
     try:
         return _blob(base64.b64decode(v, validate=True))
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or characters outside ASCII
         raise ValueRefused("expected binaryblob as a base64 string") from None
 
 

@@ -126,6 +126,9 @@ DEAD_LETTER = {
     "payload": b"\x05\x00\x00\x00\x00",
     "reason": "unexpected_value_type",
     "detail": "org.acme.Sensors v2 /room1/value (double): expected a number",
+    "payload_truncated": False,
+    "payload_size": None,
+    "payload_sha256": None,
 }
 DEVICE_EVENT = {
     "timestamp": 1_704_067_200_000_002,

@@ -117,6 +117,7 @@ def test_every_accepted_time_fits_an_ingest_record() -> None:
             "value": edge,
             "timestamp": time,
             "reception_timestamp": time,
+            "reading_id": None,
         }
         for edge, time in [(DATETIME_RANGE_US[0], low), (DATETIME_RANGE_US[1] - 1, high - 1)]
     ]
