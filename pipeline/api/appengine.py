@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 
 from pipeline.api.answers import cut, object_answer, object_json, sample_answer, tree
 from pipeline.api.auth import Caller
-from pipeline.api.readopts import SNAPSHOT, ReadOptions, parse_options, parse_time
+from pipeline.api.readopts import ReadOptions, parse_options, parse_time
 from pipeline.errors import BadRequestError, NotFoundError
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.downsample import NUMERIC, downsampled
@@ -27,6 +27,9 @@ from schemas.interface import Interface, InterfaceType
 __all__ = ["nest", "parse_time", "router"]
 
 router = APIRouter(tags=["appengine"])
+
+# Objects give longintegers as strings, in snapshots too, as Astarte's do.
+OBJECTS = ReadOptions()
 
 
 def nest(samples: list[Sample]) -> dict[str, Any]:
@@ -64,11 +67,20 @@ async def interface_snapshot(
     if definition.type is InterfaceType.PROPERTIES:
         return {"data": tree((p.path, p.value) for p in await property_values(store, **key))}
     if definition.is_object:
-        objects = await latest_objects(store, **key)
-        if len(objects) == 1 and objects[0].prefix == "/":
-            return {"data": object_json(objects[0], SNAPSHOT)}
-        return {"data": tree((o.prefix, object_json(o, SNAPSHOT)) for o in objects)}
+        return {"data": await _object_snapshot(store, key)}
     return {"data": nest(await latest_samples(store, **key))}
+
+
+async def _object_snapshot(store: Any, key: dict[str, Any]) -> Any:
+    """Astarte's object snapshot: with one object path, its objects (oldest first) under that path
+    (the list itself for a root object); with several, the latest object of each, as a tree."""
+    latest = await latest_objects(store, **key)
+    if len(latest) != 1:
+        return tree((o.prefix, object_json(o, OBJECTS)) for o in latest)
+    prefix = latest[0].prefix
+    history = await path_objects(store, **key, prefix=prefix, window=Window())
+    objects = [object_json(o, OBJECTS) for o in history]
+    return objects if prefix == "/" else tree([(prefix, objects)])
 
 
 @router.get("/devices/{device_id}/interfaces/{interface}/{path:path}")

@@ -1,4 +1,4 @@
-"""AppEngine writes to server-owned interfaces: POST (datastream), PUT (property), DELETE (unset).
+"""AppEngine writes to server-owned interfaces: POST (datastream), PUT or POST (property), DELETE (unset).
 
 A value is validated with the interface's own codec, recorded like any reading
 (so queries show it) and put on the downlink topic, which every broker follows;
@@ -34,9 +34,9 @@ _WRONG_METHOD = {
 
 
 async def _compiled(
-    request: Request, realm: str, device_id: str, name: str, kind: InterfaceType
+    request: Request, realm: str, device_id: str, name: str, kind: InterfaceType | None
 ) -> CompiledInterface:
-    """The server-owned interface ``name`` of the device's realm, which must be of ``kind``."""
+    """The server-owned interface ``name`` of the device's realm, which must be of ``kind`` if given."""
     registry = request.app.state.platform.registry
     await registry.get_device(realm, device_id)
     installed = [i for _, i in await registry.interfaces(realm) if i.name == name]
@@ -45,7 +45,7 @@ async def _compiled(
     interface = max(installed, key=lambda i: i.major)
     if interface.ownership is not Ownership.SERVER:
         raise ValidationError(f"interface {name} is device-owned: only the device writes it")
-    if interface.type is not kind:
+    if kind is not None and interface.type is not kind:
         raise ValidationError(_WRONG_METHOD[kind].format(name=name))
     return CompiledInterface(interface)
 
@@ -133,8 +133,11 @@ async def send_datastream(
     body: Envelope[Any],
     _caller: Caller,
 ) -> dict[str, Any]:
-    """Send a value (or an object, at the object's path) on a server-owned datastream."""
-    compiled = await _compiled(request, realm, device_id, interface, InterfaceType.DATASTREAM)
+    """Send a value (or an object, at the object's path) on a server-owned datastream; on a
+    properties interface POST sets the property, as Astarte's AppEngine accepts both verbs."""
+    compiled = await _compiled(request, realm, device_id, interface, None)
+    if compiled.interface.type is InterfaceType.PROPERTIES:
+        return await _set_property(request, realm, device_id, compiled, path, body.data)
     decoded = _decode(compiled, _path(path), body.data)
     await _send(request, realm, device_id, compiled, _path(path), decoded)
     return {"data": body.data}
@@ -152,14 +155,20 @@ async def set_property(
 ) -> dict[str, Any]:
     """Set a server-owned property."""
     compiled = await _compiled(request, realm, device_id, interface, InterfaceType.PROPERTIES)
-    if body.data is None:
+    return await _set_property(request, realm, device_id, compiled, path, body.data)
+
+
+async def _set_property(
+    request: Request, realm: str, device_id: str, compiled: CompiledInterface, path: str, value: Any
+) -> dict[str, Any]:
+    if value is None:
         raise ValidationError("a property value cannot be null; DELETE unsets it")
-    decoded = _decode(compiled, _path(path), body.data)
+    decoded = _decode(compiled, _path(path), value)
     await ServerProperties(request.app.state.platform.registry).set(
-        realm, device_id, interface, _path(path), compiled.encode_bson(decoded.value, path=_path(path))
+        realm, device_id, compiled.name, _path(path), compiled.encode_bson(decoded.value, path=_path(path))
     )
     await _send(request, realm, device_id, compiled, _path(path), decoded)
-    return {"data": body.data}
+    return {"data": value}
 
 
 @router.delete("/devices/{device_id}/interfaces/{interface}/{path:path}", status_code=204)
