@@ -38,14 +38,20 @@ def nest(samples: list[Sample]) -> dict[str, Any]:
 
 
 async def _interface(request: Request, realm: str, device_id: str, name: str) -> Interface:
-    """The interface as this device uses it: its introspection's major if installed, else the highest."""
+    """The interface as this device uses it: its introspection's major if installed, else the highest.
+
+    As in Astarte, a device that declared its interfaces has data only on those: an interface it
+    removed from its introspection answers 404 (its stored data is kept for when it comes back).
+    """
     registry = request.app.state.platform.registry
-    status = await DeviceStatusBook(registry).status(realm, device_id)  # NotFoundError for a stranger
+    declared = await DeviceStatusBook(registry).introspection(realm, device_id)  # 404 for a stranger
+    if declared is not None and name not in declared:
+        raise NotFoundError(f"interface {name!r} is not in the introspection of device {device_id}")
     try:
         majors = await registry.interface_majors(realm, name)
     except NotFoundError:
         raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}") from None
-    introspected = status["introspection"].get(name, {}).get("major")
+    introspected = declared[name][0] if declared is not None else None
     major = introspected if introspected in majors else max(majors)
     interface: Interface = await registry.get_interface(realm, name, major)
     return interface

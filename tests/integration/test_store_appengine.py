@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.api import Platform, create_app
 from pipeline.registry import Registry
+from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.clickhouse import ClickHouseStore
 from pipeline.store.columns import insert_columns
 from pipeline.store.shapes import Shape
@@ -558,3 +559,22 @@ async def test_readings_of_another_major_stay_out(api: Api) -> None:
 
     assert values == [0.0, 1.0]
     assert snapshot["v"]["double"]["value"] == 1.0
+
+
+async def test_an_interface_the_device_removed_from_its_introspection_answers_404(api: Api) -> None:
+    """As in Astarte: a device's data reads go through its introspection; the data is kept."""
+    await series(api, 2)
+    platform = api.client._transport.app.state.platform  # type: ignore[attr-defined]
+    book = DeviceStatusBook(platform.registry)
+
+    async def declare(introspection: str) -> None:
+        event = {"realm": "acme", "device_id": api.device, "type": "incoming_introspection"}
+        await book.apply({**event, "timestamp": T0, "metadata": {"introspection": introspection}})
+
+    await declare("org.acme.Obj:1:0")
+    removed = [(await api.get("org.acme.Types", path)).status_code for path in ("", "/v/double")]
+    await declare("org.acme.Obj:1:0;org.acme.Types:1:0")
+    back = await api.get("org.acme.Types", "/v/double")
+
+    assert removed == [404, 404]
+    assert [s["value"] for s in back.json()["data"]] == [0.0, 1.0]
