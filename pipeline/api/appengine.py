@@ -57,6 +57,13 @@ async def _interface(request: Request, realm: str, device_id: str, name: str) ->
     return interface
 
 
+@router.get("/devices/{device_id}/interfaces")
+async def device_interfaces(request: Request, realm: str, device_id: str, _caller: Caller) -> dict[str, Any]:
+    """The names of the interfaces in the device's introspection, as Astarte lists them."""
+    declared = await DeviceStatusBook(request.app.state.platform.registry).introspection(realm, device_id)
+    return {"data": sorted(declared or {})}
+
+
 @router.get("/devices/{device_id}/interfaces/{interface}")
 async def interface_snapshot(
     request: Request, realm: str, device_id: str, interface: str, _caller: Caller

@@ -578,3 +578,20 @@ async def test_an_interface_the_device_removed_from_its_introspection_answers_40
 
     assert removed == [404, 404]
     assert [s["value"] for s in back.json()["data"]] == [0.0, 1.0]
+
+
+async def test_a_device_lists_the_interfaces_of_its_introspection(api: Api) -> None:
+    url = f"/appengine/v1/acme/devices/{api.device}/interfaces"
+    before = await api.client.get(url)
+    platform = api.client._transport.app.state.platform  # type: ignore[attr-defined]
+    event = {"realm": "acme", "device_id": api.device, "type": "incoming_introspection", "timestamp": T0}
+    await DeviceStatusBook(platform.registry).apply(
+        {**event, "metadata": {"introspection": "org.acme.Types:1:0;org.acme.Obj:1:0"}}
+    )
+
+    after = await api.client.get(url)
+    stranger = await api.client.get("/appengine/v1/acme/devices/AAAAAAAAAAAAAAAAAAAAAA/interfaces")
+
+    assert before.json() == {"data": []}
+    assert after.json() == {"data": ["org.acme.Obj", "org.acme.Types"]}
+    assert stranger.status_code == 404
