@@ -7,6 +7,7 @@ the one holding the device's session publishes it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -39,10 +40,11 @@ async def _compiled(
     """The server-owned interface ``name`` of the device's realm, which must be of ``kind`` if given."""
     registry = request.app.state.platform.registry
     await registry.get_device(realm, device_id)
-    installed = [i for _, i in await registry.interfaces(realm) if i.name == name]
-    if not installed:
-        raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}")
-    interface = max(installed, key=lambda i: i.major)
+    try:
+        majors = await registry.interface_majors(realm, name)
+    except NotFoundError:
+        raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}") from None
+    interface = await registry.get_interface(realm, name, max(majors))
     if interface.ownership is not Ownership.SERVER:
         raise ValidationError(f"interface {name} is device-owned: only the device writes it")
     if kind is not None and interface.type is not kind:
@@ -91,7 +93,8 @@ async def _send(
             ],
         }
     )
-    await platform.producer.send_and_wait(platform.topics.ingest, batch, partition=partition)
+    # Both records go out in the same produce round; the answer waits for both acknowledgements.
+    recorded = await platform.producer.send(platform.topics.ingest, batch, partition=partition)
     record = downlinks().encode(
         {
             "request_id": uuid.uuid4().hex,
@@ -109,7 +112,8 @@ async def _send(
             "requested_at": now,
         }
     )
-    await platform.producer.send_and_wait(platform.topics.downlink, record, key=key)
+    delivered = await platform.producer.send(platform.topics.downlink, record, key=key)
+    await asyncio.gather(recorded, delivered)
 
 
 def _mapping(compiled: CompiledInterface, path: str) -> Any:
