@@ -58,6 +58,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
         producer = kafka.producer(settings.kafka)
         await producer.start()
         stack.push_async_callback(producer.stop)
+        caught_up = None
         if worker:
             shapes = InterfaceShapes(registry)
             follower = ChangeFollower(settings.kafka, topics.registry, shapes.on_change)
@@ -72,6 +73,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 flush_interval=settings.worker.flush_interval_ms / 1000,
                 shapes=shapes,
             )
+            caught_up = persist.caught_up
             DeviceEventLog(
                 app,
                 store,
@@ -131,6 +133,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             ),
             pki=Pki(settings.data_dir),
             auth=settings.auth,
+            caught_up=caught_up,
         )
         config = uvicorn.Config(
             create_app(platform, full=api),

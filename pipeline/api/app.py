@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -54,6 +55,9 @@ class Platform:
     pki: Pki | None = None
     ready: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
+    # Beside the persist worker: waits (at most the seconds given) until a device's data in Kafka is
+    # stored, so a read right after a device's message finds it.
+    caught_up: Callable[[str, str, float], Awaitable[bool]] | None = None
 
 
 def create_app(platform: Platform, *, full: bool = True) -> FastAPI:

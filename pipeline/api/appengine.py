@@ -37,6 +37,18 @@ def nest(samples: list[Sample]) -> dict[str, Any]:
     return tree((sample.path, sample.to_json()) for sample in samples)
 
 
+# How long a read waits for the device's data already in Kafka to be stored (the SDKs' calls time
+# out after a second).
+FRESHNESS_WAIT = 0.5
+
+
+async def _caught_up(request: Request, realm: str, device_id: str) -> None:
+    """Let the persist worker of this process store what the device sent before this read."""
+    caught_up = request.app.state.platform.caught_up
+    if caught_up is not None:
+        await caught_up(realm, device_id, FRESHNESS_WAIT)
+
+
 async def _interface(request: Request, realm: str, device_id: str, name: str) -> Interface:
     """The interface as this device uses it: its introspection's major if installed, else the highest.
 
@@ -70,6 +82,7 @@ async def interface_snapshot(
 ) -> dict[str, Any]:
     """Properties as a tree, datastreams' latest value per path, objects' latest object per prefix."""
     definition = await _interface(request, realm, device_id, interface)
+    await _caught_up(request, realm, device_id)
     store = request.app.state.platform.store
     key: dict[str, Any] = {
         "realm": realm,
@@ -106,6 +119,7 @@ async def path_values(
     values, and a page cut by ``limit`` links to the next one."""
     opts = parse_options(request.query_params)
     definition = await _interface(request, realm, device_id, interface)
+    await _caught_up(request, realm, device_id)
     path = "/" + path.strip("/")
     key: dict[str, Any] = {
         "realm": realm,
