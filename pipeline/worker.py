@@ -61,6 +61,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
         producer = kafka.producer(settings.kafka)
         await producer.start()
         stack.push_async_callback(producer.stop)
+        caught_up = None
         if worker:
             shapes = InterfaceShapes(registry)
             follower = ChangeFollower(settings.kafka, topics.registry, shapes.on_change)
@@ -84,6 +85,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
                 topics.dlq,
                 flush_interval=settings.worker.flush_interval_ms / 1000,
             )
+            caught_up = persist.caught_up
             DeviceEventLog(
                 app,
                 store,
@@ -144,6 +146,7 @@ async def serve(settings: Settings, *, worker: bool = True, api: bool = True) ->
             pki=Pki(settings.data_dir),
             auth=settings.auth,
             sql=settings.sql,
+            caught_up=caught_up,
         )
         config = uvicorn.Config(
             create_app(platform, full=api),

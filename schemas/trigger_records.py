@@ -155,6 +155,20 @@ def event_body(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def template_values(record: dict[str, Any]) -> dict[str, Any]:
+    """The variables of a mustache template, as Astarte gives them: ``realm``, ``device_id``,
+    ``trigger_name``, ``event_type`` and the event's own fields (``value``, ``interface``, ``path``,
+    ...) at the top level; the delivered JSON's ``timestamp`` and ``event`` as well."""
+    body = event_body(record)
+    event = body["event"]
+    return {
+        **{key: value for key, value in event.items() if key != "type"},
+        **body,
+        "realm": record["realm"],
+        "event_type": record["event_type"],
+    }
+
+
 def public_record(record: dict[str, Any], *, now_us: int) -> dict[str, Any]:
     """The record without dead-letter bookkeeping, queued anew at ``now_us`` (for a replay)."""
     fields = {k: v for k, v in record["fields"].items() if not k.startswith("hw.")}

@@ -13,10 +13,14 @@ flush (``BufferedSink``), the others being stored.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
+
+from faust.types import TP
 
 from pipeline import metrics
 from pipeline.store.columns import insert_columns, unstorable
@@ -61,12 +65,36 @@ class PersistTopology(BufferedSink[dict[str, Any]]):
         self._acked: dict[Any, int] = {}
         self.stored = Watermarks()
         self._store = store
+        self._topic = ingest_topic
         # Without shapes every reading is a datastream and object members get guessed types.
         self._shapes = shapes
         self._codec = ingest_batches()
         super().__init__(
             app, ingest_topic, name="persist", flush_rows=flush_rows, flush_interval=flush_interval
         )
+
+    async def caught_up(self, realm: str, device_id: str, within: float) -> bool:
+        """Wait (at most ``within`` s) until what Kafka holds of the device's partition is stored,
+        so a read that follows a device's message finds it; False if not in time or not ours."""
+        consumer = self._app.consumer
+        count = consumer.topic_partitions(self._topic)
+        if not count:
+            return False
+        tp = TP(self._topic, zlib.crc32(f"{realm}/{device_id}".encode()) % count)
+        if tp not in consumer.assignment():
+            return False
+        # The highwater the last fetch saw, not a ListOffsets round trip: the consumer long-polls,
+        # so it lags a new record by a fetch response at most, and this runs on every data read.
+        end = consumer.highwater(tp)
+        if not end or self.stored.through(tp) >= end - 1:
+            return True
+        try:
+            async with asyncio.timeout(within):
+                await self.flush_through(tp, end - 1)
+                await self.stored.wait(tp, end - 1)
+        except TimeoutError:
+            return False
+        return True
 
     def decode(self, data: bytes) -> dict[str, Any]:
         batch = self._codec.decode(data)

@@ -55,6 +55,8 @@ class BufferedSink(Generic[T]):
         self._rows = 0
         self._oldest = 0.0
         self._lock = asyncio.Lock()
+        # Partition -> offset a reader waits for: the record at it is stored on arrival, not on a tick.
+        self._urgent: dict[Any, int] = {}
         self._stream: Any = None  # faust types the manual-ack stream loosely
         source = app.topic(topic, value_serializer="raw", key_serializer="raw")
         app.agent(source, name=name)(self._agent)
@@ -115,7 +117,17 @@ class BufferedSink(Generic[T]):
             if item is not None:
                 self._held.append(item)
                 self._rows += self.rows(item)
-            if self._rows >= self._flush_rows:
+            if self._rows >= self._flush_rows or (
+                self._urgent and event.message.offset >= self._urgent.get(event.message.tp, 1 << 62)
+            ):
+                await self._flush()
+
+    async def flush_through(self, partition: Any, offset: int) -> None:
+        """Store the record at ``offset`` of ``partition`` as soon as it is held (now, if it is)
+        rather than at the next tick: a reader is waiting for it."""
+        self._urgent[partition] = max(self._urgent.get(partition, -1), offset)
+        async with self._lock:
+            if any(e.message.tp == partition and e.message.offset >= offset for e in self._events):
                 await self._flush()
 
     async def _tick(self) -> None:
@@ -135,6 +147,8 @@ class BufferedSink(Generic[T]):
         for event in self._events:
             await self._stream.ack(event)
             self.acked(event)
+            if self._urgent.get(event.message.tp, 1 << 62) <= event.message.offset:
+                del self._urgent[event.message.tp]
         self._events, self._held, self._rows = [], [], 0
 
     async def _store_or_refuse(self, items: list[T]) -> None:

@@ -36,6 +36,10 @@ class Watermarks:
                 still.append((wanted, future))
         self._waiters[partition] = still
 
+    def through(self, partition: Hashable) -> int:
+        """The offset through which ``partition`` is stored (-1: nothing yet)."""
+        return self._through.get(partition, -1)
+
     async def wait(self, partition: Hashable, offset: int) -> None:
         """Return once the record at ``offset`` of ``partition`` is stored."""
         if offset <= self._through.get(partition, -1):

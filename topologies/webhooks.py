@@ -25,7 +25,7 @@ from pipeline.registry.triggers import DeadLetter
 from schemas.policies import Action, Outcome, decide, is_expired
 from schemas.records import RecordError, trigger_events
 from schemas.trigger_action import HttpAction, TemplateType
-from schemas.trigger_records import ENQUEUED_AT, REASON, event_body
+from schemas.trigger_records import ENQUEUED_AT, REASON, event_body, template_values
 from topologies.lanes import DROPPED, Lanes
 
 if TYPE_CHECKING:
@@ -44,11 +44,11 @@ MAX_BACKOFF = 5.0
 MAX_BACKLOG = 100_000
 
 
-def render(action: HttpAction, body: dict[str, Any]) -> tuple[bytes, str]:
+def render(action: HttpAction, record: dict[str, Any]) -> tuple[bytes, str]:
     """The request body and its content type: the event JSON, or the rendered mustache template."""
     if action.template is not None and action.template_type is TemplateType.MUSTACHE:
-        return chevron.render(action.template, body).encode(), "text/plain; charset=utf-8"
-    return json.dumps(body, separators=(",", ":")).encode(), "application/json"
+        return chevron.render(action.template, template_values(record)).encode(), "text/plain; charset=utf-8"
+    return json.dumps(event_body(record), separators=(",", ":")).encode(), "application/json"
 
 
 class WebhookTopology:
@@ -164,7 +164,7 @@ class WebhookTopology:
     async def _request(
         self, realm: str, action: HttpAction, record: dict[str, Any], timeout_s: float
     ) -> Outcome:
-        content, content_type = render(action, event_body(record))
+        content, content_type = render(action, record)
         headers = {**action.http_static_headers, "Astarte-Realm": realm, "Content-Type": content_type}
         started = time.perf_counter()
         try:

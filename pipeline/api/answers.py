@@ -51,10 +51,9 @@ def sample_answer(samples: Sequence[Sample], path: str, opts: ReadOptions) -> di
 
 
 def object_json(obj: ObjectSample, opts: ReadOptions) -> dict[str, Any]:
-    """One object as Astarte gives it: its timestamp(s) beside its members."""
+    """One object as Astarte gives it: its members and its ``timestamp`` (the explicit one, else
+    the reception time), and nothing else: any other key could be a member's name."""
     entry: dict[str, Any] = {"timestamp": opts.time(obj.timestamp)}
-    if obj.reception_timestamp is not None:
-        entry["reception_timestamp"] = opts.time(obj.reception_timestamp)
     for member, value in obj.values.items():
         entry[member] = opts.value(obj.types[member], value)
     return entry

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -56,6 +57,9 @@ class Platform:
     ready: bool = False
     auth: AuthSettings = field(default_factory=AuthSettings)
     sql: SqlSettings = field(default_factory=SqlSettings)
+    # Beside the persist worker: waits (at most the seconds given) until a device's data in Kafka is
+    # stored, so a read right after a device's message finds it.
+    caught_up: Callable[[str, str, float], Awaitable[bool]] | None = None
 
 
 def create_app(platform: Platform, *, full: bool = True) -> FastAPI:

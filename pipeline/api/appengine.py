@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 
 from pipeline.api.answers import cut, object_answer, object_json, sample_answer, tree
 from pipeline.api.auth import Caller
-from pipeline.api.readopts import SNAPSHOT, ReadOptions, parse_options, parse_time
+from pipeline.api.readopts import ReadOptions, parse_options, parse_time
 from pipeline.errors import BadRequestError, NotFoundError
 from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.downsample import NUMERIC, downsampled
@@ -28,24 +28,52 @@ __all__ = ["nest", "parse_time", "router"]
 
 router = APIRouter(tags=["appengine"])
 
+# Objects give longintegers as strings, in snapshots too, as Astarte's do.
+OBJECTS = ReadOptions()
+
 
 def nest(samples: list[Sample]) -> dict[str, Any]:
     """Latest samples as a tree keyed by path segments, as Astarte shows an interface snapshot."""
     return tree((sample.path, sample.to_json()) for sample in samples)
 
 
+# How long a read waits for the device's data already in Kafka to be stored (the SDKs' calls time
+# out after a second).
+FRESHNESS_WAIT = 0.5
+
+
+async def _caught_up(request: Request, realm: str, device_id: str) -> None:
+    """Let the persist worker of this process store what the device sent before this read."""
+    caught_up = request.app.state.platform.caught_up
+    if caught_up is not None:
+        await caught_up(realm, device_id, FRESHNESS_WAIT)
+
+
 async def _interface(request: Request, realm: str, device_id: str, name: str) -> Interface:
-    """The interface as this device uses it: its introspection's major if installed, else the highest."""
+    """The interface as this device uses it: its introspection's major if installed, else the highest.
+
+    As in Astarte, a device that declared its interfaces has data only on those: an interface it
+    removed from its introspection answers 404 (its stored data is kept for when it comes back).
+    """
     registry = request.app.state.platform.registry
-    status = await DeviceStatusBook(registry).status(realm, device_id)  # NotFoundError for a stranger
+    declared = await DeviceStatusBook(registry).introspection(realm, device_id)  # 404 for a stranger
+    if declared is not None and name not in declared:
+        raise NotFoundError(f"interface {name!r} is not in the introspection of device {device_id}")
     try:
         majors = await registry.interface_majors(realm, name)
     except NotFoundError:
         raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}") from None
-    introspected = status["introspection"].get(name, {}).get("major")
+    introspected = declared[name][0] if declared is not None else None
     major = introspected if introspected in majors else max(majors)
     interface: Interface = await registry.get_interface(realm, name, major)
     return interface
+
+
+@router.get("/devices/{device_id}/interfaces")
+async def device_interfaces(request: Request, realm: str, device_id: str, _caller: Caller) -> dict[str, Any]:
+    """The names of the interfaces in the device's introspection, as Astarte lists them."""
+    declared = await DeviceStatusBook(request.app.state.platform.registry).introspection(realm, device_id)
+    return {"data": sorted(declared or {})}
 
 
 @router.get("/devices/{device_id}/interfaces/{interface}")
@@ -54,6 +82,7 @@ async def interface_snapshot(
 ) -> dict[str, Any]:
     """Properties as a tree, datastreams' latest value per path, objects' latest object per prefix."""
     definition = await _interface(request, realm, device_id, interface)
+    await _caught_up(request, realm, device_id)
     store = request.app.state.platform.store
     key: dict[str, Any] = {
         "realm": realm,
@@ -64,11 +93,20 @@ async def interface_snapshot(
     if definition.type is InterfaceType.PROPERTIES:
         return {"data": tree((p.path, p.value) for p in await property_values(store, **key))}
     if definition.is_object:
-        objects = await latest_objects(store, **key)
-        if len(objects) == 1 and objects[0].prefix == "/":
-            return {"data": object_json(objects[0], SNAPSHOT)}
-        return {"data": tree((o.prefix, object_json(o, SNAPSHOT)) for o in objects)}
+        return {"data": await _object_snapshot(store, key)}
     return {"data": nest(await latest_samples(store, **key))}
+
+
+async def _object_snapshot(store: Any, key: dict[str, Any]) -> Any:
+    """Astarte's object snapshot: with one object path, its objects (oldest first) under that path
+    (the list itself for a root object); with several, the latest object of each, as a tree."""
+    latest = await latest_objects(store, **key)
+    if len(latest) != 1:
+        return tree((o.prefix, object_json(o, OBJECTS)) for o in latest)
+    prefix = latest[0].prefix
+    history = await path_objects(store, **key, prefix=prefix, window=Window())
+    objects = [object_json(o, OBJECTS) for o in history]
+    return objects if prefix == "/" else tree([(prefix, objects)])
 
 
 @router.get("/devices/{device_id}/interfaces/{interface}/{path:path}")
@@ -81,6 +119,7 @@ async def path_values(
     values, and a page cut by ``limit`` links to the next one."""
     opts = parse_options(request.query_params)
     definition = await _interface(request, realm, device_id, interface)
+    await _caught_up(request, realm, device_id)
     path = "/" + path.strip("/")
     key: dict[str, Any] = {
         "realm": realm,

@@ -1,4 +1,4 @@
-"""AppEngine writes to server-owned interfaces: POST (datastream), PUT (property), DELETE (unset).
+"""AppEngine writes to server-owned interfaces: POST (datastream), PUT or POST (property), DELETE (unset).
 
 A value is validated with the interface's own codec, recorded like any reading
 (so queries show it) and put on the downlink topic, which every broker follows;
@@ -7,6 +7,7 @@ the one holding the device's session publishes it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -34,18 +35,19 @@ _WRONG_METHOD = {
 
 
 async def _compiled(
-    request: Request, realm: str, device_id: str, name: str, kind: InterfaceType
+    request: Request, realm: str, device_id: str, name: str, kind: InterfaceType | None
 ) -> CompiledInterface:
-    """The server-owned interface ``name`` of the device's realm, which must be of ``kind``."""
+    """The server-owned interface ``name`` of the device's realm, which must be of ``kind`` if given."""
     registry = request.app.state.platform.registry
     await registry.get_device(realm, device_id)
-    installed = [i for _, i in await registry.interfaces(realm) if i.name == name]
-    if not installed:
-        raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}")
-    interface = max(installed, key=lambda i: i.major)
+    try:
+        majors = await registry.interface_majors(realm, name)
+    except NotFoundError:
+        raise NotFoundError(f"interface {name!r} is not installed in realm {realm!r}") from None
+    interface = await registry.get_interface(realm, name, max(majors))
     if interface.ownership is not Ownership.SERVER:
         raise ValidationError(f"interface {name} is device-owned: only the device writes it")
-    if interface.type is not kind:
+    if kind is not None and interface.type is not kind:
         raise ValidationError(_WRONG_METHOD[kind].format(name=name))
     return CompiledInterface(interface)
 
@@ -91,7 +93,8 @@ async def _send(
             ],
         }
     )
-    await platform.producer.send_and_wait(platform.topics.ingest, batch, partition=partition)
+    # Both records go out in the same produce round; the answer waits for both acknowledgements.
+    recorded = await platform.producer.send(platform.topics.ingest, batch, partition=partition)
     record = downlinks().encode(
         {
             "request_id": uuid.uuid4().hex,
@@ -109,7 +112,8 @@ async def _send(
             "requested_at": now,
         }
     )
-    await platform.producer.send_and_wait(platform.topics.downlink, record, key=key)
+    delivered = await platform.producer.send(platform.topics.downlink, record, key=key)
+    await asyncio.gather(recorded, delivered)
 
 
 def _mapping(compiled: CompiledInterface, path: str) -> Any:
@@ -133,8 +137,11 @@ async def send_datastream(
     body: Envelope[Any],
     _caller: Caller,
 ) -> dict[str, Any]:
-    """Send a value (or an object, at the object's path) on a server-owned datastream."""
-    compiled = await _compiled(request, realm, device_id, interface, InterfaceType.DATASTREAM)
+    """Send a value (or an object, at the object's path) on a server-owned datastream; on a
+    properties interface POST sets the property, as Astarte's AppEngine accepts both verbs."""
+    compiled = await _compiled(request, realm, device_id, interface, None)
+    if compiled.interface.type is InterfaceType.PROPERTIES:
+        return await _set_property(request, realm, device_id, compiled, path, body.data)
     decoded = _decode(compiled, _path(path), body.data)
     await _send(request, realm, device_id, compiled, _path(path), decoded)
     return {"data": body.data}
@@ -152,14 +159,20 @@ async def set_property(
 ) -> dict[str, Any]:
     """Set a server-owned property."""
     compiled = await _compiled(request, realm, device_id, interface, InterfaceType.PROPERTIES)
-    if body.data is None:
+    return await _set_property(request, realm, device_id, compiled, path, body.data)
+
+
+async def _set_property(
+    request: Request, realm: str, device_id: str, compiled: CompiledInterface, path: str, value: Any
+) -> dict[str, Any]:
+    if value is None:
         raise ValidationError("a property value cannot be null; DELETE unsets it")
-    decoded = _decode(compiled, _path(path), body.data)
+    decoded = _decode(compiled, _path(path), value)
     await ServerProperties(request.app.state.platform.registry).set(
-        realm, device_id, interface, _path(path), compiled.encode_bson(decoded.value, path=_path(path))
+        realm, device_id, compiled.name, _path(path), compiled.encode_bson(decoded.value, path=_path(path))
     )
     await _send(request, realm, device_id, compiled, _path(path), decoded)
-    return {"data": body.data}
+    return {"data": value}
 
 
 @router.delete("/devices/{device_id}/interfaces/{interface}/{path:path}", status_code=204)

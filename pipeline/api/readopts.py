@@ -74,10 +74,6 @@ class ReadOptions:
         return str(value)
 
 
-SNAPSHOT = ReadOptions(allow_bigintegers=True)
-"""Snapshots give longintegers as numbers, as Astarte's do."""
-
-
 def _flag(query: Mapping[str, str], name: str) -> bool:
     text = query.get(name)
     if text is None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
+from pipeline.errors import NotFoundError
 from pipeline.registry.groups import Groups
 from pipeline.registry.metadata import DeviceMetadata
 from pipeline.registry.tables import device_status, devices
@@ -75,6 +76,27 @@ class DeviceStatusBook:
             {**event, "type": change, "metadata": fields}
             for change, fields in interface_changes(before, json.loads(values["introspection"]))
         ]
+
+    async def introspection(self, realm: str, device_id: str) -> dict[str, tuple[int, int]] | None:
+        """The device's declared interfaces (name: major, minor), None if it never declared any;
+        NotFoundError for a device the realm does not know. One query: data reads ask it each time."""
+        query = (
+            select(devices.c.device_id, device_status.c.introspection)
+            .select_from(
+                devices.outerjoin(
+                    device_status,
+                    (device_status.c.realm == devices.c.realm)
+                    & (device_status.c.device_id == devices.c.device_id),
+                )
+            )
+            .where(devices.c.realm == realm, devices.c.device_id == device_id)
+        )
+        async with self._registry.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotFoundError(f"device {device_id} not found in realm {realm!r}")
+        declared = json.loads(row.introspection) if row.introspection else {}
+        return {name: (v[0], v[1]) for name, v in declared.items()} or None
 
     async def status(self, realm: str, device_id: str) -> dict[str, Any]:
         """Astarte's device status document."""

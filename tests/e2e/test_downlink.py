@@ -80,6 +80,7 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
             call("PUT", "org.acme.Settings/kitchen/enabled", True),
             call("DELETE", "org.acme.Settings/kitchen/enabled"),
             call("POST", "org.acme.Scene/lounge", {"brightness": 0.5, "colour": "amber"}),
+            call("POST", "org.acme.Settings/kitchen/name", "Kitchen"),  # POST sets a property too
         ]
         messages = [received.get(timeout=5) for _ in sent]
         refused = {
@@ -88,7 +89,7 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
             ).status_code,
             "bad value": call("POST", "org.acme.Commands/kitchen/level", "bright")[0],
             "no mapping": call("POST", "org.acme.Commands/kitchen/nothing", 1.0)[0],
-            "post on properties": call("POST", "org.acme.Settings/kitchen/name", "x")[0],
+            "post of a bad property": call("POST", "org.acme.Settings/kitchen/name", 1.5)[0],
             "unset not allowed": call("DELETE", "org.acme.Settings/kitchen/name")[0],
             "unknown interface": call("POST", "org.acme.Nothing/a", 1.0)[0],
         }
@@ -98,12 +99,13 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
         device.disconnect()
         device.loop_stop()
 
-    assert [status for status, _ in sent] == [200, 200, 204, 200]
+    assert [status for status, _ in sent] == [200, 200, 204, 200, 200]
     by_topic: dict[str, list[bytes]] = {}
     for topic, payload, _ in messages:
         by_topic.setdefault(topic, []).append(payload)
     assert by_topic[f"{base}/org.acme.Commands/kitchen/level"] == [bson.encode({"v": 0.75})]
     assert by_topic[f"{base}/org.acme.Settings/kitchen/enabled"] == [bson.encode({"v": True}), b""]
+    assert by_topic[f"{base}/org.acme.Settings/kitchen/name"] == [bson.encode({"v": "Kitchen"})]
     [scene] = by_topic[f"{base}/org.acme.Scene/lounge"]
     assert bson.decode(scene) == {"v": {"brightness": 0.5, "colour": "amber"}}
     assert max(arrived for _, _, arrived in messages) - sent[0][1] < 1.0 + (sent[-1][1] - sent[0][1])
@@ -111,7 +113,7 @@ def test_downlink_reaches_the_device_within_a_second(platform: Running) -> None:
         "device-owned": 409,
         "bad value": 422,
         "no mapping": 422,
-        "post on properties": 422,
+        "post of a bad property": 422,
         "unset not allowed": 422,
         "unknown interface": 404,
     }

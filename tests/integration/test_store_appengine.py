@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.api import Platform, create_app
 from pipeline.registry import Registry
+from pipeline.registry.status import DeviceStatusBook
 from pipeline.store.clickhouse import ClickHouseStore
 from pipeline.store.columns import insert_columns
 from pipeline.store.shapes import Shape
@@ -369,7 +370,6 @@ async def objects(api: Api) -> None:
                 "data": [
                     {
                         "timestamp": ISO0,
-                        "reception_timestamp": "2023-11-14T22:13:20.001Z",
                         "t": 0.0,
                         "n": 0,
                         "big": str(BIG),
@@ -377,7 +377,6 @@ async def objects(api: Api) -> None:
                     },
                     {
                         "timestamp": "2023-11-14T22:13:20.001Z",
-                        "reception_timestamp": "2023-11-14T22:13:20.002Z",
                         "t": 1.0,
                         "n": 1,
                         "big": str(BIG),
@@ -448,14 +447,52 @@ async def test_object_snapshot_is_the_latest_object_per_prefix(api: Api) -> None
 
     answer = await api.get("org.acme.Obj")
 
-    data = answer.json()["data"]
-    assert set(data) == {"s1", "s2"}
-    assert (
-        data["s1"]["n"] == 3
-        and data["s1"]["big"] == BIG
-        and data["s1"]["timestamp"] == "2023-11-14T22:13:20.003Z"
-    )
-    assert {k: v for k, v in data["s2"].items() if "timestamp" not in k} == {"t": 9.5}
+    assert answer.json()["data"] == {
+        "s1": {"timestamp": "2023-11-14T22:13:20.003Z", "t": 3.0, "n": 3, "big": str(BIG), "label": "l3"},
+        "s2": {"timestamp": ISO0, "t": 9.5},
+    }
+
+
+async def test_object_snapshot_of_one_path_lists_its_objects_under_it(api: Api) -> None:
+    """As Astarte answers the SDK's e2e suite: ``{"sensor_id": [objects, oldest first]}``, each
+    object its members in Astarte's encodings beside ``timestamp`` only."""
+    every = {
+        "d": ("double", 5.4, 5.4),
+        "big": ("longinteger", 45543543534, "45543543534"),
+        "blob": ("binaryblob", b"binblob", "YmluYmxvYg=="),
+        "at": ("datetime", T0, ISO0),
+        "bigs": ("longintegerarray", [45543543534, 0], ["45543543534", "0"]),
+        "blobs": ("binaryblobarray", [b"bin", b"blob"], ["Ymlu", "YmxvYg=="]),
+        "ats": ("datetimearray", [T0, T0 + 1000], [ISO0, "2023-11-14T22:13:20.001Z"]),
+        "none": ("doublearray", [], []),
+    }
+    interface = {
+        "interface_name": "org.acme.Every",
+        "version_major": 1,
+        "version_minor": 0,
+        "type": "datastream",
+        "ownership": "device",
+        "aggregation": "object",
+        "mappings": [{"endpoint": f"/%{{sensor}}/{m}", "type": t} for m, (t, _, _) in every.items()],
+    }
+    platform = api.client._transport.app.state.platform  # type: ignore[attr-defined]
+    await platform.registry.install_interface("acme", parse_interface(interface))
+    SHAPES["org.acme.Every"] = Shape.of(parse_interface(interface))
+    sent = {member: value for member, (_, value, _) in every.items()}
+    await api.store_readings("org.acme.Every", [("/sensor_id", "object", sent, T0 + i) for i in (0, 5000)])
+
+    answer = await api.get("org.acme.Every")
+
+    expected = {member: shown for member, (_, _, shown) in every.items()}
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "data": {
+            "sensor_id": [
+                {"timestamp": ISO0, **expected},
+                {"timestamp": "2023-11-14T22:13:20.005Z", **expected},
+            ]
+        }
+    }
 
 
 async def test_datastream_snapshot_is_the_latest_value_per_path(api: Api) -> None:
@@ -522,3 +559,39 @@ async def test_readings_of_another_major_stay_out(api: Api) -> None:
 
     assert values == [0.0, 1.0]
     assert snapshot["v"]["double"]["value"] == 1.0
+
+
+async def test_an_interface_the_device_removed_from_its_introspection_answers_404(api: Api) -> None:
+    """As in Astarte: a device's data reads go through its introspection; the data is kept."""
+    await series(api, 2)
+    platform = api.client._transport.app.state.platform  # type: ignore[attr-defined]
+    book = DeviceStatusBook(platform.registry)
+
+    async def declare(introspection: str) -> None:
+        event = {"realm": "acme", "device_id": api.device, "type": "incoming_introspection"}
+        await book.apply({**event, "timestamp": T0, "metadata": {"introspection": introspection}})
+
+    await declare("org.acme.Obj:1:0")
+    removed = [(await api.get("org.acme.Types", path)).status_code for path in ("", "/v/double")]
+    await declare("org.acme.Obj:1:0;org.acme.Types:1:0")
+    back = await api.get("org.acme.Types", "/v/double")
+
+    assert removed == [404, 404]
+    assert [s["value"] for s in back.json()["data"]] == [0.0, 1.0]
+
+
+async def test_a_device_lists_the_interfaces_of_its_introspection(api: Api) -> None:
+    url = f"/appengine/v1/acme/devices/{api.device}/interfaces"
+    before = await api.client.get(url)
+    platform = api.client._transport.app.state.platform  # type: ignore[attr-defined]
+    event = {"realm": "acme", "device_id": api.device, "type": "incoming_introspection", "timestamp": T0}
+    await DeviceStatusBook(platform.registry).apply(
+        {**event, "metadata": {"introspection": "org.acme.Types:1:0;org.acme.Obj:1:0"}}
+    )
+
+    after = await api.client.get(url)
+    stranger = await api.client.get("/appengine/v1/acme/devices/AAAAAAAAAAAAAAAAAAAAAA/interfaces")
+
+    assert before.json() == {"data": []}
+    assert after.json() == {"data": ["org.acme.Obj", "org.acme.Types"]}
+    assert stranger.status_code == 404

@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import chevron
+
 from schemas.records import trigger_events
-from schemas.trigger_records import ENQUEUED_AT, REASON, data_record, device_record, event_body, public_record
+from schemas.trigger_records import (
+    ENQUEUED_AT,
+    REASON,
+    data_record,
+    device_record,
+    event_body,
+    public_record,
+    template_values,
+)
 
 READING = {
     "realm": "acme",
@@ -71,3 +81,22 @@ def test_a_device_error_body_and_replay_drops_the_bookkeeping() -> None:
     }
     assert REASON not in replayed["fields"] and replayed["fields"][ENQUEUED_AT] == "9"
     assert record["policy"] == "p" and record["interface"] is None
+
+
+def test_a_mustache_template_sees_astartes_variables_at_the_top_level() -> None:
+    record = data_record(
+        event_id="b/0/t",
+        realm="acme",
+        trigger_name="hot",
+        policy=None,
+        event_type="incoming_data",
+        reading={**READING, "value_type": "double", "value": 33.5},
+        previous_value=None,
+        now_us=5,
+    )
+    template = "{{realm}}/{{device_id}} {{trigger_name}} {{event_type}}: {{interface}}{{path}} = {{value}}"
+
+    rendered = chevron.render(template, template_values(record))
+
+    assert rendered == "acme/dev hot incoming_data: org.acme.Hot/value = 33.5"
+    assert template_values(record)["event"]["value"] == 33.5  # the delivered JSON's shape stays too
