@@ -87,7 +87,8 @@ class Device:
         assert self.connected.wait(10), "no CONNACK"
 
     def send(self, subtopic: str, payload: bytes) -> None:
-        info = self.client.publish(f"{self.base}/{subtopic}", payload, qos=1)
+        topic = f"{self.base}/{subtopic}" if subtopic else self.base  # the base topic: introspection
+        info = self.client.publish(topic, payload, qos=1)
         info.wait_for_publish(10)
         assert info.is_published()
 
