@@ -24,6 +24,15 @@ def _path(realm: str) -> str:
     return f"/realmmanagement/v1/{realm}/dead-letters"
 
 
+def _filters(device: str | None, since: str | None, limit: int) -> dict[str, Any]:
+    chosen: dict[str, Any] = {"limit": limit}
+    if device is not None:
+        chosen["device_id"] = device
+    if since is not None:
+        chosen["since"] = since
+    return chosen
+
+
 @app.command("list")
 def list_letters(
     *,
@@ -36,11 +45,7 @@ def list_letters(
     output: Output = "table",
 ) -> None:
     """List the realm's latest dead letters, newest first."""
-    params: dict[str, Any] = {"limit": limit}
-    if device is not None:
-        params["device_id"] = device
-    if since is not None:
-        params["since"] = since
+    params = _filters(device, since, limit)
     with ApiClient(url, key) as api:
         try:
             letters = api.request("GET", _path(realm), params=params)
@@ -82,13 +87,9 @@ def replay(
 
     Without ids, replays the latest letters matching the filters that were not replayed yet.
     """
-    selection: dict[str, Any] = {"limit": limit}
+    selection = _filters(device, since, limit)
     if ids:
         selection["ids"] = ids
-    if device is not None:
-        selection["device_id"] = device
-    if since is not None:
-        selection["since"] = since
     with ApiClient(url, key) as api:
         try:
             result = api.request("POST", f"{_path(realm)}/replay", json={"data": selection})

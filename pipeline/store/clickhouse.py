@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -138,41 +138,26 @@ class ClickHouseStore:
 
     async def insert_individual(self, columns: list[list[Any]]) -> None:
         """Insert column lists in ``INDIVIDUAL_COLUMNS`` order."""
-        await self._run(
-            self._client.insert,
-            f"{self.database}.individual_datastreams",
-            columns,
-            column_names=INDIVIDUAL_COLUMNS,
-            column_oriented=True,
-        )
+        await self._insert("individual_datastreams", columns, INDIVIDUAL_COLUMNS)
 
     async def insert_properties(self, columns: list[list[Any]]) -> None:
         """Insert column lists in ``PROPERTY_COLUMNS`` order."""
-        await self._run(
-            self._client.insert,
-            f"{self.database}.properties",
-            columns,
-            column_names=PROPERTY_COLUMNS,
-            column_oriented=True,
-        )
+        await self._insert("properties", columns, PROPERTY_COLUMNS)
 
     async def insert_device_events(self, columns: list[list[Any]]) -> None:
         """Insert column lists in ``EVENT_COLUMNS`` order."""
-        await self._run(
-            self._client.insert,
-            f"{self.database}.device_events",
-            columns,
-            column_names=EVENT_COLUMNS,
-            column_oriented=True,
-        )
+        await self._insert("device_events", columns, EVENT_COLUMNS)
 
     async def insert_dead_letters(self, columns: list[list[Any]]) -> None:
         """Insert column lists in ``DEAD_LETTER_COLUMNS`` order."""
+        await self._insert("dead_letters", columns, DEAD_LETTER_COLUMNS)
+
+    async def _insert(self, table: str, columns: list[list[Any]], names: Sequence[str]) -> None:
         await self._run(
             self._client.insert,
-            f"{self.database}.dead_letters",
+            f"{self.database}.{table}",
             columns,
-            column_names=DEAD_LETTER_COLUMNS,
+            column_names=names,
             column_oriented=True,
         )
 
