@@ -12,7 +12,7 @@ import bson
 import pytest
 
 from schemas.names import random_device_id
-from tests.e2e.conftest import Provisioned, Running, mqtt_connect, provision
+from tests.e2e.conftest import Provisioned, Running, introspection, mqtt_connect, provision
 from tests.helpers import temperature_interface
 
 ORDERS = {
@@ -128,6 +128,10 @@ class Raw:
             return True
         return False
 
+    def declare(self, base: str, introspection: bytes) -> None:
+        """Send the device's introspection (a QoS 0 PUBLISH on its base topic)."""
+        self.sock.sendall(_packet(0x30, _string(base) + introspection))
+
     def disconnect(self) -> None:
         self.sock.sendall(b"\xe0\x00")
         self.sock.close()
@@ -223,6 +227,8 @@ def test_a_will_is_stored_like_a_reading_when_the_device_drops_and_forgotten_on_
     polite.disconnect()
     time.sleep(0.5)
     dropping = Raw(platform, device.base, device.base, device.secret, will=(kept, _reading(21.5), 1, True))
+    dropping.declare(device.base, introspection(temperature_interface()))  # a will is judged as a reading
+    time.sleep(0.5)
     dropping.drop()
 
     with platform.client() as api:
