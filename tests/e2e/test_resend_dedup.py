@@ -8,7 +8,7 @@ import time
 import bson
 from bson.datetime_ms import DatetimeMS
 
-from tests.e2e.conftest import Provisioned, Running, provision
+from tests.e2e.conftest import Provisioned, Running, introspection, provision
 from tests.helpers import temperature_interface
 
 
@@ -56,6 +56,8 @@ def test_a_resend_after_a_lost_puback_is_stored_once(platform: Running) -> None:
     untimed = bson.encode({"v": 1.5})
 
     first = _connect(platform, device)
+    declared = _string(device.base) + introspection(temperature_interface())
+    first.sendall(bytes([0x30, len(declared)]) + declared)  # QoS 0: the introspection, before any data
     first.sendall(_publish(f"{base}/untimed/value", untimed, 7, dup=False))
     first.sendall(_publish(f"{base}/timed/value", timed, 8, dup=False))
     _puback(first, 7)
