@@ -113,7 +113,7 @@ class Provisioned:
 
 
 def provision(platform: Running, *interfaces: dict[str, object], settle: float = 1.0) -> Provisioned:
-    """Create a realm, install ``interfaces``, register a device; wait for brokers to learn of them."""
+    """Create a realm, install ``interfaces``, register a device declaring them; wait for brokers to learn."""
     import uuid
 
     from schemas.names import random_device_id
@@ -124,10 +124,20 @@ def provision(platform: Running, *interfaces: dict[str, object], settle: float =
         for interface in interfaces:
             answer = api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": interface})
             assert answer.status_code == 201, answer.text
-        registered = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}})
+        registration = {"hw_id": device_id, "initial_introspection": initial_introspection(*interfaces)}
+        registered = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": registration})
         assert registered.status_code == 201, registered.text
     time.sleep(settle)  # brokers learn of new interfaces from the registry topic within a second
     return Provisioned(realm, device_id, registered.json()["data"]["credentials_secret"])
+
+
+def initial_introspection(*interfaces: dict[str, object]) -> dict[str, dict[str, object]]:
+    """Astarte's ``initial_introspection`` of a registration: the device declares ``interfaces``
+    until it sends an introspection of its own."""
+    return {
+        str(i["interface_name"]): {"major": i["version_major"], "minor": i["version_minor"]}
+        for i in interfaces
+    }
 
 
 def introspection(*interfaces: dict[str, object]) -> bytes:

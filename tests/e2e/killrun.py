@@ -21,7 +21,7 @@ import paho.mqtt.client as mqtt
 import psutil
 from bson.datetime_ms import DatetimeMS
 
-from tests.e2e.conftest import Running
+from tests.e2e.conftest import Running, initial_introspection
 
 INTERFACE = "org.acme.Kill"
 T0_MS = 1_767_225_600_000
@@ -127,7 +127,8 @@ def register(running: Running, devices: int) -> tuple[str, list[tuple[str, str]]
         assert answer.status_code == 201, answer.text
         for _ in range(devices):
             device_id = random_device_id()
-            answer = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": {"hw_id": device_id}})
+            registration = {"hw_id": device_id, "initial_introspection": initial_introspection(interface)}
+            answer = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": registration})
             assert answer.status_code == 201, answer.text
             registered.append((device_id, answer.json()["data"]["credentials_secret"]))
     time.sleep(1.0)  # the broker learns of the interface from the registry topic
