@@ -112,8 +112,14 @@ class Provisioned:
         return f"{self.realm}/{self.device_id}"
 
 
-def provision(platform: Running, *interfaces: dict[str, object], settle: float = 1.0) -> Provisioned:
-    """Create a realm, install ``interfaces``, register a device declaring them; wait for brokers to learn."""
+def provision(
+    platform: Running, *interfaces: dict[str, object], settle: float = 1.0, declared: bool = True
+) -> Provisioned:
+    """Create a realm, install ``interfaces``, register a device; wait for brokers to learn of them.
+
+    ``declared``: the registration's ``initial_introspection`` names the interfaces, so the device
+    may publish before it sends an introspection (otherwise its first introspection adds them).
+    """
     import uuid
 
     from schemas.names import random_device_id
@@ -124,7 +130,9 @@ def provision(platform: Running, *interfaces: dict[str, object], settle: float =
         for interface in interfaces:
             answer = api.post(f"/realmmanagement/v1/{realm}/interfaces", json={"data": interface})
             assert answer.status_code == 201, answer.text
-        registration = {"hw_id": device_id, "initial_introspection": initial_introspection(*interfaces)}
+        registration: dict[str, object] = {"hw_id": device_id}
+        if declared:
+            registration["initial_introspection"] = initial_introspection(*interfaces)
         registered = api.post(f"/pairing/v1/{realm}/agent/devices", json={"data": registration})
         assert registered.status_code == 201, registered.text
     time.sleep(settle)  # brokers learn of new interfaces from the registry topic within a second

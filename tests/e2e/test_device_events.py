@@ -28,7 +28,7 @@ def _until(check: Any, within: float = 20.0) -> Any:
 
 
 def test_connect_introspection_and_disconnect_are_logged(platform: Running) -> None:
-    device = provision(platform, IFACE)
+    device = provision(platform, IFACE, declared=False)
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=device.base)
     client.username_pw_set(device.base, device.secret)
     client.connect("127.0.0.1", platform.mqtt_port)

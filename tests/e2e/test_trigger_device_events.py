@@ -29,7 +29,7 @@ def _device_trigger(name: str, on: str, url: str) -> dict[str, object]:
 
 
 def test_registration_and_introspection_changes_fire(platform: Running, receiver: Receiver) -> None:
-    device = provision(platform, IFACE, settle=0)
+    device = provision(platform, IFACE, settle=0, declared=False)
     realm = device.realm
     for name, on in (
         ("registered", "device_registered"),
