@@ -96,7 +96,7 @@ async def test_replay_validates_again_and_sends_what_passes_to_ingest(
     await consumer.start()
     try:
         async with serving(registry, store, kafka_settings, "acme") as (http, _):
-            await registry.register_device("acme", device)
+            await registry.register_device("acme", device, {"org.acme.Temperature": (0, 1)})
             await _letters(store, device, other)
             # Refused because the interface was missing: installed now, so the letter passes.
             await registry.install_interface("acme", parse_interface(temperature_interface()))
