@@ -175,7 +175,8 @@ def stored(running: Running, realm: str) -> tuple[int, int]:
     return int(rows), int(values)
 
 
-def _healthy(running: Running) -> bool:
+def healthy(running: Running) -> bool:
+    """Whether the API of ``headwater up`` answers /health."""
     try:
         return httpx.get(f"{running.api}/health", timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -219,7 +220,7 @@ def run(
                 done_kills.append(f"{role} at {acked} PUBACKed")
                 _wait(lambda r=role, b=before: restart_lines(running).get(r, 0) > b, 120, f"{role} restarted")
                 # The next kill then finds the restarted worker at work.
-                _wait(lambda: _healthy(running), 120, "the API answers again")
+                _wait(lambda: healthy(running), 120, "the API answers again")
         _wait(lambda: sum(d.acked for d in fleet) >= total, settle, "every value PUBACKed")
         deadline = time.monotonic() + settle
         while stored(running, realm)[1] < total and time.monotonic() < deadline:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import signal
 import time
 from pathlib import Path
 
 import bson
 import httpx
-import psutil
 
 from tests.e2e.conftest import Running, mqtt_connect, provision, start_up
+from tests.e2e.killrun import child, healthy, restarts_metric
 
 INTERFACE = {
     "interface_name": "org.acme.Level",
@@ -21,16 +20,6 @@ INTERFACE = {
     "ownership": "device",
     "mappings": [{"endpoint": "/value", "type": "double"}],
 }
-
-
-def _child(running: Running, role: str) -> psutil.Process:
-    """The child of ``headwater up`` playing ``role`` (tansu, broker or worker)."""
-    for child in psutil.Process(running.process.pid).children():
-        command = " ".join(child.cmdline())
-        played = command.split("pipeline.cli ")[1].split()[0] if "pipeline.cli " in command else "tansu"
-        if played == role:
-            return child
-    raise AssertionError(f"no {role} child")
 
 
 def _wait(condition: object, within: float, what: str) -> None:
@@ -43,13 +32,6 @@ def _wait(condition: object, within: float, what: str) -> None:
 def _restarted(running: Running, role: str) -> bool:
     assert running.process.poll() is None, "headwater up exited"
     return f"{role} restarted" in running.output.read_text()
-
-
-def _healthy(running: Running) -> bool:
-    try:
-        return httpx.get(f"{running.api}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _round_trip(running: Running, realm: str, device: str, secret: str, value: float) -> None:
@@ -84,14 +66,6 @@ def _round_trip(running: Running, realm: str, device: str, secret: str, value: f
     _wait(stored, 60, f"{value} was stored")
 
 
-def _restarts(running: Running) -> dict[str, float]:
-    text = httpx.get(f"{running.api}/metrics", timeout=5).text
-    return {
-        m.group(1): float(m.group(2))
-        for m in re.finditer(r'^headwater_child_restarts_total\{child="(\w+)"\} (\S+)$', text, re.M)
-    }
-
-
 def test_killed_children_are_restarted_and_data_flows_again(tmp_path: Path) -> None:
     running = start_up(tmp_path / "data")
     try:
@@ -99,18 +73,18 @@ def test_killed_children_are_restarted_and_data_flows_again(tmp_path: Path) -> N
         _round_trip(running, device.realm, device.device_id, device.secret, 1.0)
 
         for role, value in (("worker", 2.0), ("broker", 3.0), ("tansu", 4.0)):
-            killed = _child(running, role)
+            killed = child(running, role)
             killed.send_signal(signal.SIGKILL)
             _wait(lambda r=role: _restarted(running, r), 60, f"{role} restarted, headwater up still running")
-            assert _child(running, role).pid != killed.pid
-            _wait(lambda: _healthy(running), 90, "the API answers again")
+            assert child(running, role).pid != killed.pid
+            _wait(lambda: healthy(running), 90, "the API answers again")
             if role != "tansu":  # the registry survives; Tansu's records do not, stored rows do
                 _round_trip(running, device.realm, device.device_id, device.secret, value)
 
         output = running.output.read_text()
         assert "worker stopped unexpectedly (killed by SIGKILL); restarting it in" in output
         assert "tansu stopped unexpectedly" in output and "lost" in output
-        restarts = _restarts(running)
+        restarts = restarts_metric(running)
         assert restarts.get("worker", 0) >= 2  # once killed, once after Tansu
         assert restarts.get("broker", 0) >= 2
         assert restarts.get("tansu") == 1
