@@ -26,6 +26,16 @@ async def eventually(check: Callable[[], Any], *, within: float = 10.0, every: f
         await asyncio.sleep(every)
 
 
+def remaining_length(length: int) -> bytes:
+    """MQTT's variable-length encoding of a packet's remaining length (3.1.1 §2.2.3)."""
+    out = bytearray()
+    while True:
+        byte, length = length % 128, length // 128
+        out.append(byte | (0x80 if length else 0))
+        if not length:
+            return bytes(out)
+
+
 def temperature_interface(name: str = "org.acme.Temperature", ownership: str = "device") -> dict[str, Any]:
     """A device-owned individual datastream of doubles with a parameter in its endpoint."""
     return {

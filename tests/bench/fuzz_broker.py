@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.e2e.conftest import Provisioned, Running, provision, start_up
-from tests.helpers import temperature_interface
+from tests.helpers import remaining_length, temperature_interface
 
 PAYLOAD = b'{"v": 1.5, "t": "2026-01-01T00:00:00Z"}'
 
@@ -50,17 +50,8 @@ def _string(text: str | bytes) -> bytes:
     return len(raw).to_bytes(2, "big") + raw
 
 
-def _remaining(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
 def _packet(first: int, body: bytes) -> bytes:
-    return bytes([first]) + _remaining(len(body)) + body
+    return bytes([first]) + remaining_length(len(body)) + body
 
 
 def connect_packet(device: Provisioned, keep_alive: int = 60) -> bytes:

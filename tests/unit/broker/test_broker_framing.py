@@ -14,21 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broker.framing import PUBLISH, FramingError, check_packet, frames, parse_publish
-
-
-def remaining(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
+from tests.helpers import remaining_length
 
 
 def publish(topic: str, payload: bytes, qos: int = 1, packet_id: int = 7, flags: int = 0) -> bytes:
     name = topic.encode()
     body = len(name).to_bytes(2, "big") + name + (packet_id.to_bytes(2, "big") if qos else b"") + payload
-    return bytes([0x30 | qos << 1 | flags]) + remaining(len(body)) + body
+    return bytes([0x30 | qos << 1 | flags]) + remaining_length(len(body)) + body
 
 
 def test_whole_packets_are_cut_and_the_incomplete_tail_is_left() -> None:
@@ -71,9 +63,9 @@ def test_qos0_has_no_packet_id() -> None:
     ("data", "reason"),
     [
         (b"\x30\xff\xff\xff\xff\x01", "four bytes"),
-        (bytes([0x36]) + remaining(3) + b"\x00\x01t", "QoS 3"),
-        (bytes([0x32]) + remaining(3) + b"\x00\x01t", "packet id"),
-        (bytes([0x30]) + remaining(4) + b"\x00\x02\xff\xfe", "UTF-8"),
+        (bytes([0x36]) + remaining_length(3) + b"\x00\x01t", "QoS 3"),
+        (bytes([0x32]) + remaining_length(3) + b"\x00\x01t", "packet id"),
+        (bytes([0x30]) + remaining_length(4) + b"\x00\x02\xff\xfe", "UTF-8"),
     ],
 )
 def test_malformed_packets_are_framing_errors(data: bytes, reason: str) -> None:
@@ -145,7 +137,7 @@ def test_a_publish_breaking_the_topic_and_id_rules_is_refused(data: bytes, reaso
 
 
 def test_a_packet_over_the_limit_is_refused_from_its_fixed_header() -> None:
-    header = bytes([0x32]) + remaining(256 * 1024 * 1024 - 1)
+    header = bytes([0x32]) + remaining_length(256 * 1024 * 1024 - 1)
 
     with pytest.raises(FramingError, match="over the limit of 1048576"):
         frames(header, 0, 1 << 20)
@@ -182,7 +174,7 @@ def _read(loop: asyncio.AbstractEventLoop, data: bytes) -> None:
 
 _packets = st.builds(
     lambda first, body, declared: (
-        bytes([first]) + remaining(len(body) if declared is None else declared) + body
+        bytes([first]) + remaining_length(len(body) if declared is None else declared) + body
     ),
     st.integers(0, 255),
     st.binary(max_size=40),
@@ -218,7 +210,7 @@ def test_every_packet_that_passes_the_checks_is_decoded_by_amqtt(
     elif first not in (0xC0, 0xE0):
         body = packet_id.to_bytes(2, "big")
 
-    _read(loop, bytes([first]) + remaining(len(body)) + body)
+    _read(loop, bytes([first]) + remaining_length(len(body)) + body)
 
 
 @given(
